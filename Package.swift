@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "cw-aio",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cw-aio", targets: ["cw-aio"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Sans-IO SIP message model, parser and serializer. No NIO, no Foundation: this is the fuzz target.
+        .target(name: "SIPCore"),
+        // RFC 3261 §17 / RFC 6026 transaction state machines, Sans-IO with an injected clock.
+        .target(name: "SIPTransaction", dependencies: ["SIPCore"]),
+        // Configuration file, --set overrides and local address detection.
+        .target(name: "AutoConfig"),
+        // SwiftNIO UDP/TCP/TLS transports that turn bytes into SIP messages and back.
+        .target(name: "SIPTransport", dependencies: [
+            "SIPCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
+        .target(name: "IMSCore", dependencies: [
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "cw-aio", dependencies: [
+            "IMSCore", "AutoConfig", "SIPTransport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // libFuzzer harness for the SIP parser (see `make fuzz`).
+        .executableTarget(name: "SIPFuzz", dependencies: ["SIPCore"]),
+        .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore"], exclude: ["rfc4475"]),
+        .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
+        .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
+    ]
+)

@@ -1,0 +1,129 @@
+/// One header field line as received: the name as written and the value with folding collapsed.
+public struct SIPHeader: Hashable, Sendable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) { self.name = name; self.value = value }
+    /// Lower-cased long form of the name (compact forms expanded, RFC 3261 §7.3.3).
+    public var canonicalName: String { HeaderName.canonical(name) }
+}
+
+public enum HeaderName {
+    /// RFC 3261 §7.3.3 and later RFCs' compact forms.
+    static let compact: [String: String] = [
+        "i": "call-id", "m": "contact", "e": "content-encoding", "l": "content-length",
+        "c": "content-type", "f": "from", "s": "subject", "k": "supported", "t": "to",
+        "v": "via", "o": "event", "r": "refer-to", "b": "referred-by", "u": "allow-events",
+        "x": "session-expires", "a": "accept-contact", "j": "reject-contact",
+        "d": "request-disposition", "y": "identity", "n": "identity-info",
+    ]
+    /// Headers whose values are never split on commas (RFC 3261 §7.3.1: values may contain commas).
+    static let unsplittable: Set<String> = [
+        "www-authenticate", "authorization", "proxy-authenticate", "proxy-authorization",
+        "authentication-info", "date", "subject", "call-id", "cseq", "content-length",
+        "content-type", "max-forwards", "expires", "min-expires", "user-agent", "server",
+        "organization", "timestamp", "retry-after", "content-disposition", "mime-version",
+        "priority", "reply-to", "in-reply-to", "from", "to", "warning",
+    ]
+    public static func canonical(_ name: String) -> String {
+        let lower = name.lowercased()
+        return compact[lower] ?? lower
+    }
+    public static func isList(_ canonical: String) -> Bool { !unsplittable.contains(canonical) }
+}
+
+/// The ordered header fields of a message. Lookup is by canonical name (case-insensitive, compact forms equal long forms).
+public struct SIPHeaders: Sendable, Hashable, Sequence {
+    public private(set) var fields: [SIPHeader]
+    public init(_ fields: [SIPHeader] = []) { self.fields = fields }
+    public func makeIterator() -> IndexingIterator<[SIPHeader]> { fields.makeIterator() }
+    public var count: Int { fields.count }
+
+    /// The raw value of the first field with this name.
+    public func first(_ name: String) -> String? {
+        let key = HeaderName.canonical(name)
+        return fields.first { $0.canonicalName == key }?.value
+    }
+    /// Every raw field value with this name, in order (not comma-split).
+    public func rawValues(_ name: String) -> [String] {
+        let key = HeaderName.canonical(name)
+        return fields.filter { $0.canonicalName == key }.map(\.value)
+    }
+    /// Every element of a list header, comma-split outside quotes and angle brackets (RFC 3261 §7.3.1).
+    public func values(_ name: String) -> [String] {
+        let key = HeaderName.canonical(name)
+        let raw = rawValues(name)
+        guard HeaderName.isList(key) else { return raw }
+        return raw.flatMap { HeaderValueSplitter.split($0) }
+    }
+    public func contains(_ name: String) -> Bool { first(name) != nil }
+
+    public mutating func add(_ name: String, _ value: String) { fields.append(SIPHeader(name: name, value: value)) }
+    /// Inserts before the first field of the same name (or at the end when there is none): Via, Route, Record-Route.
+    public mutating func prepend(_ name: String, _ value: String) {
+        let key = HeaderName.canonical(name)
+        if let i = fields.firstIndex(where: { $0.canonicalName == key }) {
+            fields.insert(SIPHeader(name: name, value: value), at: i)
+        } else {
+            fields.append(SIPHeader(name: name, value: value))
+        }
+    }
+    /// Replaces every field of this name by one field (added at the position of the first, or at the end).
+    public mutating func set(_ name: String, _ value: String) {
+        let key = HeaderName.canonical(name)
+        if let i = fields.firstIndex(where: { $0.canonicalName == key }) {
+            fields[i] = SIPHeader(name: name, value: value)
+            var j = fields.count - 1
+            while j > i { if fields[j].canonicalName == key { fields.remove(at: j) }; j -= 1 }
+        } else {
+            fields.append(SIPHeader(name: name, value: value))
+        }
+    }
+    public mutating func remove(_ name: String) {
+        let key = HeaderName.canonical(name)
+        fields.removeAll { $0.canonicalName == key }
+    }
+    /// Removes the first element of a list header (the top Via / Route), splitting a comma-joined field when needed.
+    @discardableResult
+    public mutating func removeFirstValue(_ name: String) -> String? {
+        let key = HeaderName.canonical(name)
+        guard let i = fields.firstIndex(where: { $0.canonicalName == key }) else { return nil }
+        var parts = HeaderValueSplitter.split(fields[i].value)
+        guard !parts.isEmpty else { fields.remove(at: i); return nil }
+        let first = parts.removeFirst()
+        if parts.isEmpty { fields.remove(at: i) } else { fields[i].value = parts.joined(separator: ", ") }
+        return first
+    }
+}
+
+/// Splits a header value on commas that are outside quoted strings and <...>.
+public enum HeaderValueSplitter {
+    public static func split(_ value: String) -> [String] {
+        var out: [String] = []
+        var current: [UInt8] = []
+        var inQuotes = false, escaped = false, angle = 0
+        for b in value.utf8 {
+            if inQuotes {
+                current.append(b)
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inQuotes = false }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): inQuotes = true; current.append(b)
+            case UInt8(ascii: "<"): angle += 1; current.append(b)
+            case UInt8(ascii: ">"): angle = max(0, angle - 1); current.append(b)
+            case UInt8(ascii: ",") where angle == 0:
+                out.append(trim(current)); current.removeAll(keepingCapacity: true)
+            default: current.append(b)
+            }
+        }
+        let last = trim(current)
+        if !last.isEmpty || !out.isEmpty { out.append(last) }
+        return out.filter { !$0.isEmpty }
+    }
+    static func trim(_ bytes: [UInt8]) -> String {
+        var s = bytes[...]
+        while let f = s.first, f == 32 || f == 9 || f == 13 || f == 10 { s = s.dropFirst() }
+        while let l = s.last, l == 32 || l == 9 || l == 13 || l == 10 { s = s.dropLast() }
+        return String(decoding: s, as: UTF8.self)
+    }
+}

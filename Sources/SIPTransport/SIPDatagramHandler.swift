@@ -1,0 +1,24 @@
+import NIOCore
+import SIPCore
+
+/// Reads UDP datagrams: one datagram is one SIP message (RFC 3261 §18.3).
+final class SIPDatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let transport: SIPTransportLayer
+
+    init(transport: SIPTransportLayer) { self.transport = transport }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let view = envelope.data.readableBytesView
+        // CRLF keep-alives over UDP carry no message; silently absorbed.
+        if view.allSatisfy({ $0 == 13 || $0 == 10 || $0 == 32 || $0 == 0 }) { return }
+        transport.deliver(Array(view), from: SIPEndpoint(transport: .udp, address: envelope.remoteAddress))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // ICMP errors on an unconnected UDP socket must not close the listener.
+        transport.logger.debug("udp error: \(error)")
+    }
+}

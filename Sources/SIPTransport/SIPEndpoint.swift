@@ -1,0 +1,45 @@
+import NIOCore
+
+/// The transport protocols a SIP message can travel on (RFC 3261 §18).
+public enum SIPTransportProtocol: String, Sendable, Hashable, CaseIterable {
+    case udp = "UDP"
+    case tcp = "TCP"
+    case tls = "TLS"
+
+    /// Reliable transports get no retransmissions from the transaction layer (RFC 3261 §17).
+    public var isReliable: Bool { self != .udp }
+
+    /// Parses a Via transport token or a `transport=` URI parameter (case-insensitive).
+    public init?(token: String) {
+        switch token.uppercased() {
+        case "UDP": self = .udp
+        case "TCP": self = .tcp
+        case "TLS": self = .tls
+        default: return nil
+        }
+    }
+}
+
+/// Where a message came from or goes to: a transport, a remote socket address and, for
+/// connection-oriented transports, the connection (flow) that carried it.
+public struct SIPEndpoint: Hashable, Sendable, CustomStringConvertible {
+    public var transport: SIPTransportProtocol
+    public var address: SocketAddress
+    /// The connection a stream message arrived on; nil for UDP and for not-yet-connected targets.
+    public var connectionID: Int?
+
+    public init(transport: SIPTransportProtocol, address: SocketAddress, connectionID: Int? = nil) {
+        self.transport = transport
+        self.address = address
+        self.connectionID = connectionID
+    }
+
+    /// The remote IP address as text (no port, no brackets).
+    public var ipAddress: String { address.ipAddress ?? "" }
+    public var port: Int { address.port ?? 0 }
+
+    public var description: String {
+        let host = address.protocol == .inet6 ? "[\(ipAddress)]" : ipAddress
+        return "\(transport.rawValue.lowercased()):\(host):\(port)" + (connectionID.map { "#\($0)" } ?? "")
+    }
+}

@@ -1,0 +1,267 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SIPCore
+
+/// Receives what the transports read. Called on the SIP event loop only.
+public protocol SIPTransportDelegate: AnyObject {
+    /// A well-formed message. Requests already carry `received`/`rport` in their top Via.
+    func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint)
+    /// A message that framed but did not parse; the delegate may answer it (e.g. 400) when `error.request` allows.
+    func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint)
+}
+
+/// Listening sockets and open flows for UDP, TCP and TLS, all on one event loop.
+///
+/// Every method must be called on `eventLoop`; all state is confined to it (hence `@unchecked Sendable`:
+/// NIO closures are `@Sendable`, but they only ever run on this loop).
+public final class SIPTransportLayer: @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var bindAddress: String
+        public var udpPort: Int?
+        public var tcpPort: Int?
+        public var tlsPort: Int?
+        public var maxMessageSize: Int
+        public var idleTimeout: TimeAmount
+        public var tlsContext: NIOSSLContext?
+
+        public init(bindAddress: String = "0.0.0.0", udpPort: Int? = 5060, tcpPort: Int? = 5060, tlsPort: Int? = 5061,
+                    maxMessageSize: Int = 65536, idleTimeout: TimeAmount = .seconds(600), tlsContext: NIOSSLContext? = nil) {
+            self.bindAddress = bindAddress
+            self.udpPort = udpPort
+            self.tcpPort = tcpPort
+            self.tlsPort = tlsPort
+            self.maxMessageSize = maxMessageSize
+            self.idleTimeout = idleTimeout
+            self.tlsContext = tlsContext
+        }
+    }
+
+    struct FlowKey: Hashable {
+        var transport: SIPTransportProtocol
+        var address: SocketAddress
+    }
+
+    public let eventLoop: EventLoop
+    public let settings: Settings
+    public weak var delegate: SIPTransportDelegate?
+    let logger: Logger
+
+    private var udpChannel: Channel?
+    private var listeners: [Channel] = []
+    private var connections: [Int: Channel] = [:]
+    private var flows: [FlowKey: Int] = [:]
+    private var pendingConnects: [FlowKey: [ByteBuffer]] = [:]
+    private var nextConnectionID = 1
+    private let clientTLSContext: NIOSSLContext?
+
+    /// Bound addresses after `start()` (the real ports when 0 was asked).
+    public private(set) var boundAddresses: [SIPTransportProtocol: SocketAddress] = [:]
+
+    public init(eventLoop: EventLoop, settings: Settings, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.logger = logger
+        var clientConfig = TLSConfiguration.makeClientConfiguration()
+        // Lab peers (softphones, trunks in a classroom) present self-signed certificates.
+        clientConfig.certificateVerification = .none
+        self.clientTLSContext = try? NIOSSLContext(configuration: clientConfig)
+    }
+
+    public var openConnectionCount: Int { connections.count }
+
+    // MARK: start and stop
+
+    public func start() -> EventLoopFuture<Void> {
+        var futures: [EventLoopFuture<Void>] = []
+        if let port = settings.udpPort {
+            let bootstrap = DatagramBootstrap(group: eventLoop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: max(settings.maxMessageSize, 2048) + 1))
+                .channelOption(.maxMessagesPerRead, value: 32)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(transport: self))
+                    }
+                }
+            futures.append(bootstrap.bind(host: settings.bindAddress, port: port).map { [self] channel in
+                udpChannel = channel
+                boundAddresses[.udp] = channel.localAddress
+            })
+        }
+        if let port = settings.tcpPort {
+            futures.append(listen(.tcp, port: port))
+        }
+        if let port = settings.tlsPort, settings.tlsContext != nil {
+            futures.append(listen(.tls, port: port))
+        }
+        return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
+    }
+
+    private func listen(_ transport: SIPTransportProtocol, port: Int) -> EventLoopFuture<Void> {
+        let bootstrap = ServerBootstrap(group: eventLoop, childGroup: eventLoop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 1024)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try addStreamHandlers(to: channel, transport: transport, server: true, hostname: nil)
+                }
+            }
+        return bootstrap.bind(host: settings.bindAddress, port: port).map { [self] channel in
+            listeners.append(channel)
+            boundAddresses[transport] = channel.localAddress
+        }
+    }
+
+    private func addStreamHandlers(to channel: Channel, transport: SIPTransportProtocol, server: Bool, hostname: String?) throws {
+        let ops = channel.pipeline.syncOperations
+        if transport == .tls {
+            if server, let ctx = settings.tlsContext {
+                try ops.addHandler(NIOSSLServerHandler(context: ctx))
+            } else if !server, let ctx = clientTLSContext {
+                try ops.addHandler(NIOSSLClientHandler(context: ctx, serverHostname: hostname))
+            }
+        }
+        try ops.addHandler(IdleStateHandler(allTimeout: settings.idleTimeout))
+        try ops.addHandler(SIPStreamHandler(transport: self, protocol: transport, maxMessageSize: settings.maxMessageSize))
+    }
+
+    public func close() -> EventLoopFuture<Void> {
+        let all = listeners + Array(connections.values) + (udpChannel.map { [$0] } ?? [])
+        listeners.removeAll()
+        udpChannel = nil
+        let closes = all.map { $0.close().recover { _ in } }
+        return EventLoopFuture.andAllComplete(closes, on: eventLoop)
+    }
+
+    // MARK: flows
+
+    func register(connection channel: Channel, transport: SIPTransportProtocol) -> SIPEndpoint? {
+        guard let remote = channel.remoteAddress else { return nil }
+        let id = nextConnectionID
+        nextConnectionID += 1
+        connections[id] = channel
+        let key = FlowKey(transport: transport, address: remote)
+        flows[key] = id
+        if let queued = pendingConnects.removeValue(forKey: key) {
+            for buffer in queued { channel.write(buffer, promise: nil) }
+            channel.flush()
+        }
+        return SIPEndpoint(transport: transport, address: remote, connectionID: id)
+    }
+
+    func unregister(_ endpoint: SIPEndpoint) {
+        guard let id = endpoint.connectionID else { return }
+        connections[id] = nil
+        let key = FlowKey(transport: endpoint.transport, address: endpoint.address)
+        if flows[key] == id { flows[key] = nil }
+    }
+
+    /// True when the flow a message arrived on is still open.
+    public func isOpen(_ endpoint: SIPEndpoint) -> Bool {
+        guard endpoint.transport.isReliable else { return true }
+        if let id = endpoint.connectionID { return connections[id] != nil }
+        return flows[FlowKey(transport: endpoint.transport, address: endpoint.address)] != nil
+    }
+
+    // MARK: inbound (called by the handlers)
+
+    func deliver(_ bytes: [UInt8], from source: SIPEndpoint) {
+        do {
+            var message = try SIPParser.parse(bytes, maxMessageSize: settings.maxMessageSize)
+            if case .request(var request) = message {
+                ResponseRouting.stamp(&request, sourceIP: source.ipAddress, sourcePort: source.port)
+                message = .request(request)
+            }
+            delegate?.transport(self, received: message, from: source)
+        } catch {
+            logger.debug("rejected message", metadata: ["from": "\(source)", "reason": "\(error.reason)"])
+            delegate?.transport(self, rejected: error, from: source)
+        }
+    }
+
+    // MARK: outbound
+
+    /// Sends a message to an endpoint, reusing an open flow to it when there is one (connection reuse).
+    public func send(_ message: SIPMessage, to endpoint: SIPEndpoint) {
+        var buffer = ByteBufferAllocator().buffer(capacity: 1024)
+        buffer.writeBytes(message.serialized())
+        send(buffer, to: endpoint)
+    }
+
+    public func send(_ buffer: ByteBuffer, to endpoint: SIPEndpoint) {
+        switch endpoint.transport {
+        case .udp:
+            guard let channel = udpChannel else { return }
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: endpoint.address, data: buffer), promise: nil)
+        case .tcp, .tls:
+            if let id = endpoint.connectionID, let channel = connections[id] {
+                channel.writeAndFlush(buffer, promise: nil)
+                return
+            }
+            let key = FlowKey(transport: endpoint.transport, address: endpoint.address)
+            if let id = flows[key], let channel = connections[id] {
+                channel.writeAndFlush(buffer, promise: nil)
+                return
+            }
+            connect(key, first: buffer)
+        }
+    }
+
+    /// Sends a response where RFC 3261 §18.2.2 / RFC 3581 say, given where its request came from.
+    public func send(_ response: SIPResponse, requestSource: SIPEndpoint) {
+        switch ResponseRouting.destination(for: response, requestSource: requestSource) {
+        case .connection(let endpoint, let fallbackHost, let fallbackPort):
+            if isOpen(endpoint) || fallbackHost == nil {
+                send(.response(response), to: endpoint)
+            } else if let host = fallbackHost, let port = fallbackPort {
+                send(.response(response), host: host, port: port, transport: endpoint.transport)
+            }
+        case .address(let transport, let host, let port):
+            send(.response(response), host: host, port: port, transport: transport)
+        }
+    }
+
+    /// Sends to a host given as text. IP literals go straight out; names are resolved off the loop.
+    public func send(_ message: SIPMessage, host: String, port: Int, transport: SIPTransportProtocol) {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if let address = try? SocketAddress(ipAddress: bare, port: port) {
+            send(message, to: SIPEndpoint(transport: transport, address: address))
+            return
+        }
+        let loop = eventLoop
+        NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
+            try SocketAddress.makeAddressResolvingHost(bare, port: port)
+        }.whenComplete { [self] result in
+            switch result {
+            case .success(let address): send(message, to: SIPEndpoint(transport: transport, address: address))
+            case .failure(let error): logger.info("cannot resolve \(bare): \(error)")
+            }
+        }
+    }
+
+    private func connect(_ key: FlowKey, first buffer: ByteBuffer) {
+        if pendingConnects[key] != nil {
+            pendingConnects[key]!.append(buffer)
+            return
+        }
+        pendingConnects[key] = [buffer]
+        let transport = key.transport
+        ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try addStreamHandlers(to: channel, transport: transport, server: false, hostname: nil)
+                }
+            }
+            .connect(to: key.address)
+            .whenFailure { [self] error in
+                logger.info("connect to \(key.address) failed: \(error)")
+                pendingConnects[key] = nil
+            }
+    }
+}
