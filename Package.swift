@@ -37,6 +37,9 @@ let package = Package(
         .target(name: "IMSCore", dependencies: [
             "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "cw-aio", dependencies: [

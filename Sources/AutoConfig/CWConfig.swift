@@ -152,7 +152,6 @@ public struct CWConfig: Sendable, Hashable {
         contents: (name: String, text: String)?, overrides: [String], interfaces: () -> [InterfaceAddress]
     ) throws(ConfigError) -> CWConfig {
         var config = CWConfig()
-        var origins: [String: ConfigSource] = [:]
 
         for key in keys {
             do throws(ValueError) {
@@ -191,22 +190,17 @@ public struct CWConfig: Sendable, Hashable {
         if let (name, text) = contents {
             for (lineNumber, line) in lines(of: text) {
                 let source = ConfigSource.file(path: name, line: lineNumber)
-                switch try parseLine(line, source: source) {
-                case nil: continue
-                case let assignment?: try set(assignment, from: source)
+                if let assignment = try parseLine(line, source: source) {
+                    try set(assignment, from: source)
                 }
             }
         }
         for (index, override) in overrides.enumerated() {
             let source = ConfigSource.override(index: index)
-            guard let assignment = try parseLine(override, source: source, isOverride: true) else {
-                throw ConfigError(source: source, key: nil, kind: .malformedLine(text: trim(Substring(override))))
-            }
-            try set(assignment, from: source)
+            try set(try parseAssignment(Substring(override), source: source), from: source)
         }
-        origins = explicit
 
-        try checkConsistency(config, origins: origins)
+        try checkConsistency(config, origins: explicit)
         config.resolveAddresses(interfaces: interfaces)
         return config
     }
@@ -293,7 +287,7 @@ public struct CWConfig: Sendable, Hashable {
                 throw ConfigError(source: whole, key: nil, kind: .unreadableFile(reason: "larger than 1 MiB"))
             }
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        guard let text = String(bytes: bytes, encoding: .utf8) else {
             throw ConfigError(source: whole, key: nil, kind: .unreadableFile(reason: "not valid UTF-8"))
         }
         return text

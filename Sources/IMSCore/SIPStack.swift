@@ -1,0 +1,105 @@
+import AutoConfig
+import Logging
+import NIOCore
+import SIPCore
+import SIPTransaction
+import SIPTransport
+
+/// Wires the transports to the transaction layer and the transaction layer to the element (the TU).
+/// Everything here runs on one event loop: plain method calls, no locks, no hops.
+final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
+    let eventLoop: EventLoop
+    let transport: SIPTransportLayer
+    var transactions: TransactionLayer<SIPEndpoint>
+    let logger: Logger
+    private(set) var element: SIPElement!
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: SIPTime?
+
+    init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.transport = SIPTransportLayer(eventLoop: eventLoop, settings: settings, logger: logger)
+        let timers = SIPTimerConfig(t1: .milliseconds(config.sipT1Ms), t2: .milliseconds(config.sipT2Ms), t4: .milliseconds(config.sipT4Ms))
+        self.transactions = TransactionLayer(timers: timers)
+        self.element = SIPElement(stack: self, config: config, logger: logger)
+        transport.delegate = self
+    }
+
+    func start() -> EventLoopFuture<Void> { transport.start() }
+
+    func stop() -> EventLoopFuture<Void> {
+        timer?.cancel()
+        timer = nil
+        return transport.close()
+    }
+
+    static func now() -> SIPTime { SIPTime(nanoseconds: NIODeadline.now().uptimeNanoseconds) }
+
+    // MARK: transport delegate
+
+    func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint) {
+        perform(transactions.receive(message, from: source, reliable: source.transport.isReliable, now: Self.now()))
+    }
+
+    func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint) {
+        // RFC 3261 §16.3 / §8.2: answer a malformed request statelessly when it can be routed back;
+        // never answer an ACK or a response.
+        guard let request = error.request, request.method != .ack,
+              request.topVia != nil, request.callID != nil, request.cseq != nil,
+              request.from != nil, request.to != nil else { return }
+        var response = request.makeResponse(statusCode: error.statusCode, reasonPhrase: error.reason)
+        response.headers.add("Server", SIPElement.serverName)
+        if error.statusCode == 505 || error.statusCode == 416 || error.statusCode == 400 {
+            response.headers.add("Warning", "399 \(element.config.homeDomain) \"\(error.reason.replacingQuotes())\"")
+        }
+        transport.send(response, requestSource: source)
+    }
+
+    // MARK: TU side
+
+    func respond(_ id: ServerTransactionID, _ response: SIPResponse) {
+        perform(transactions.respond(id, response, now: Self.now()))
+    }
+
+    func perform(_ actions: [LayerAction<SIPEndpoint>]) {
+        for action in actions {
+            switch action {
+            case .send(let message, let peer, _):
+                transport.send(message, to: peer)
+            case .request(let request, let id, let peer):
+                element.handle(request: request, transaction: id, from: peer)
+            case .ack(let request, let peer):
+                element.handle(ack: request, from: peer)
+            case .cancel(let request, let invite, let own, let peer):
+                element.handle(cancel: request, invite: invite, transaction: own, from: peer)
+            case .response, .strayResponse, .timeout, .transportError, .terminated:
+                // No client transactions yet: the element originates no requests in this release.
+                break
+            }
+        }
+        scheduleTimer()
+    }
+
+    /// One scheduled task for the earliest transaction deadline, not one per timer.
+    private func scheduleTimer() {
+        guard let next = transactions.nextDeadline else {
+            timer?.cancel(); timer = nil; timerDeadline = nil
+            return
+        }
+        if let current = timerDeadline, current <= next, timer != nil { return }
+        timer?.cancel()
+        timerDeadline = next
+        timer = eventLoop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(next.nanoseconds)) { [self] in
+            timer = nil
+            timerDeadline = nil
+            perform(transactions.advance(to: Self.now()))
+        }
+    }
+}
+
+extension String {
+    func replacingQuotes() -> String {
+        String(unicodeScalars.map { $0 == "\"" ? "'" : Character($0) })
+    }
+}
