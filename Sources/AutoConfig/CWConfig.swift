@@ -18,7 +18,8 @@ import Foundation
 ///   are no escapes, and a value that opens a quote must close it at the end of the line;
 /// - keys are lower case and case-sensitive; an unknown key, a line without `=`, an empty key,
 ///   a key given twice, or a value its validator rejects is an error naming `file:line: key`;
-/// - UTF-8, optional BOM, LF or CRLF line ends.
+/// - values may not contain control characters other than tab;
+/// - UTF-8, optional BOM, LF or CRLF line ends, at most 1 MiB.
 ///
 /// `--set key=value` overrides use the same syntax (including optional quotes), are applied after the
 /// file, may override a file value, and may not set the same key twice; their errors start with `--set`.

@@ -72,9 +72,12 @@ final class SIPElement {
             stack.respond(id, reply(cancel, 481))
             return
         }
-        // RFC 3261 §9.2: 200 to the CANCEL, 487 to the INVITE (if it is still pending).
+        // RFC 3261 §9.2: 200 to the CANCEL, then 487 to the INVITE if it has no final response yet.
         stack.respond(id, reply(cancel, 200))
-        stack.respond(invite, SIPResponse(statusCode: 487))
+        if stack.transactions.state(of: .server(invite)) == .proceeding,
+           let request = stack.transactions.request(of: .server(invite)) {
+            stack.respond(invite, reply(request, 487))
+        }
     }
 
     /// Request validation every element does before anything else (RFC 3261 §8.2.1-§8.2.2, §16.3).

@@ -21,7 +21,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         self.logger = logger
         self.transport = SIPTransportLayer(eventLoop: eventLoop, settings: settings, logger: logger)
         let timers = SIPTimerConfig(t1: .milliseconds(config.sipT1Ms), t2: .milliseconds(config.sipT2Ms), t4: .milliseconds(config.sipT4Ms))
-        self.transactions = TransactionLayer(timers: timers)
+        self.transactions = TransactionLayer(config: timers)
         self.element = SIPElement(stack: self, config: config, logger: logger)
         transport.delegate = self
     }
@@ -69,11 +69,13 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
                 transport.send(message, to: peer)
             case .request(let request, let id, let peer):
                 element.handle(request: request, transaction: id, from: peer)
-            case .ack(let request, let peer):
+            case .ack(let request, let peer, _):
                 element.handle(ack: request, from: peer)
             case .cancel(let request, let invite, let own, let peer):
                 element.handle(cancel: request, invite: invite, transaction: own, from: peer)
-            case .response, .strayResponse, .timeout, .transportError, .terminated:
+            case .discarded(_, let peer, let reason):
+                logger.debug("discarded message", metadata: ["from": "\(peer)", "reason": "\(reason)"])
+            case .response, .strayResponse, .timeout, .ackTimeout, .transportError, .terminated:
                 // No client transactions yet: the element originates no requests in this release.
                 break
             }

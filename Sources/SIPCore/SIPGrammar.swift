@@ -171,7 +171,7 @@ enum SIPGrammar {
     }
 
     /// Host: IPv6reference "[...]" or hostname / IPv4address characters (RFC 3261 §25.1). Not empty.
-    static func isValidHost<C: Collection<UInt8>>(_ bytes: C) -> Bool {
+    static func isValidHost<C: BidirectionalCollection<UInt8>>(_ bytes: C) -> Bool {
         guard let first = bytes.first else { return false }
         if first == UInt8(ascii: "[") {
             guard bytes.count > 2, bytes.last == UInt8(ascii: "]") else { return false }
@@ -252,6 +252,7 @@ struct ByteCursor {
     /// Stops (without consuming) at the first byte that is not the start of a parameter.
     mutating func parseParameters() -> SIPParameters? {
         var params = SIPParameters()
+        var seen = Set<String>()
         while true {
             let save = index
             skipWSP()
@@ -274,7 +275,10 @@ struct ByteCursor {
             } else {
                 index = afterName
             }
-            params.items.append((SIPGrammar.string(name), value))
+            let nameString = SIPGrammar.string(name)
+            // "any given parameter-name MUST NOT appear more than once" (RFC 3261 §7.3.1).
+            guard seen.insert(SIPGrammar.lowercasedASCII(nameString)).inserted else { return nil }
+            params.items.append((nameString, value))
         }
     }
 }

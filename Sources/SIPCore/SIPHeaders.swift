@@ -1,10 +1,14 @@
 /// One header field line as received: the name as written and the value with folding collapsed.
 public struct SIPHeader: Hashable, Sendable {
-    public var name: String
+    public var name: String { didSet { canonicalName = HeaderName.canonical(name) } }
     public var value: String
-    public init(name: String, value: String) { self.name = name; self.value = value }
-    /// Lower-cased long form of the name (compact forms expanded, RFC 3261 §7.3.3).
-    public var canonicalName: String { HeaderName.canonical(name) }
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+        self.canonicalName = HeaderName.canonical(name)
+    }
+    /// Lower-cased long form of the name (compact forms expanded, RFC 3261 §7.3.3). Cached: lookups are hot.
+    public private(set) var canonicalName: String
 }
 
 public enum HeaderName {
@@ -25,8 +29,9 @@ public enum HeaderName {
         "priority", "reply-to", "in-reply-to", "from", "to", "warning",
     ]
     public static func canonical(_ name: String) -> String {
-        let lower = name.lowercased()
-        return compact[lower] ?? lower
+        let lower = SIPGrammar.lowercasedASCII(name)
+        if lower.utf8.count == 1 { return compact[lower] ?? lower }
+        return lower
     }
     public static func isList(_ canonical: String) -> Bool { !unsplittable.contains(canonical) }
 }

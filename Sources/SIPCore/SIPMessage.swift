@@ -14,6 +14,35 @@ public struct SIPRequest: Sendable, Hashable {
         self.headers = headers
         self.body = body
     }
+
+    /// `Method SP Request-URI SP SIP-Version CRLF`, the headers in order, Content-Length = body.count, CRLF, body.
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512 + body.count)
+        SIPSerializer.appendLine(&out, method.rawValue + " " + requestURI + " " + version)
+        SIPSerializer.appendHeadersAndBody(&out, headers, body)
+        return out
+    }
+
+    /// Builds a response per RFC 3261 §8.2.6.2: Via (all, in order), From, To, Call-ID and CSeq copied; a To tag
+    /// added when `toTag` is given, the To has none and the response is not 100; Timestamp copied into 100
+    /// (§8.2.6.1); `Content-Length: 0`, no body.
+    public func makeResponse(statusCode: Int, reasonPhrase: String? = nil, toTag: String? = nil) -> SIPResponse {
+        var h = SIPHeaders()
+        for field in headers where field.canonicalName == "via" { h.add("Via", field.value) }
+        if let from = headers.first("From") { h.add("From", from) }
+        if var to = headers.first("To") {
+            if let toTag, statusCode != 100, let parsed = try? NameAddr(parsing: to), parsed.tag == nil {
+                to = SIPGrammar.trimWSP(to) + ";tag=" + toTag
+            }
+            h.add("To", to)
+        }
+        if let callID = headers.first("Call-ID") { h.add("Call-ID", callID) }
+        if let cseq = headers.first("CSeq") { h.add("CSeq", cseq) }
+        if statusCode == 100, let ts = headers.first("Timestamp") { h.add("Timestamp", ts) }
+        h.add("Content-Length", "0")
+        return SIPResponse(statusCode: statusCode, reasonPhrase: reasonPhrase, headers: h)
+    }
 }
 
 /// A SIP response (RFC 3261 §7.2).
@@ -31,6 +60,15 @@ public struct SIPResponse: Sendable, Hashable {
         self.headers = headers
         self.body = body
     }
+
+    /// `SIP-Version SP Status-Code SP Reason-Phrase CRLF`, headers, Content-Length = body.count, CRLF, body.
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512 + body.count)
+        SIPSerializer.appendLine(&out, version + " " + String(statusCode) + " " + reasonPhrase)
+        SIPSerializer.appendHeadersAndBody(&out, headers, body)
+        return out
+    }
 }
 
 public enum SIPMessage: Sendable, Hashable {
@@ -47,4 +85,42 @@ public enum SIPMessage: Sendable, Hashable {
         }
     }
     public var body: [UInt8] { switch self { case .request(let r): r.body; case .response(let r): r.body } }
+    public var request: SIPRequest? { if case .request(let r) = self { r } else { nil } }
+    public var response: SIPResponse? { if case .response(let r) = self { r } else { nil } }
+    public var isRequest: Bool { request != nil }
+
+    public func serialized() -> [UInt8] {
+        switch self {
+        case .request(let r): r.serialized()
+        case .response(let r): r.serialized()
+        }
+    }
+}
+
+enum SIPSerializer {
+    /// Appends `text` + CRLF; CR and LF inside `text` become SP so that no value can inject a header line.
+    static func appendLine(_ out: inout [UInt8], _ text: String) {
+        for b in text.utf8 { out.append(b == 0x0D || b == 0x0A ? 0x20 : b) }
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+
+    /// Header fields in order as `Name: value`; the first Content-Length is replaced by the body size (other
+    /// Content-Length fields dropped), one is appended when missing (RFC 3261 §20.14).
+    static func appendHeadersAndBody(_ out: inout [UInt8], _ headers: SIPHeaders, _ body: [UInt8]) {
+        var wroteLength = false
+        for field in headers {
+            if field.canonicalName == "content-length" {
+                if wroteLength { continue }
+                wroteLength = true
+                appendLine(&out, field.name + ": " + String(body.count))
+            } else {
+                appendLine(&out, field.name + ": " + field.value)
+            }
+        }
+        if !wroteLength { appendLine(&out, "Content-Length: " + String(body.count)) }
+        out.append(0x0D)
+        out.append(0x0A)
+        out.append(contentsOf: body)
+    }
 }

@@ -66,13 +66,13 @@ import Testing
             sip_t2_ms=60000
             sip_t4_ms=60000
             reg_max_expires=86400
-            number_pool_start=999999998999999
+            number_pool_start=999999999000000
             number_pool_size=1000000
             event_loop_threads=256
             """)
         #expect(high.maxMessageSize == 1_048_576 && high.tcpIdleTimeoutSeconds == 86400 && high.sipT1Ms == 10000)
         #expect(high.sipT2Ms == 60000 && high.sipT4Ms == 60000 && high.regMaxExpires == 86400)
-        #expect(high.numberPoolStart == 999_999_998_999_999 && high.numberPoolEnd == CWConfig.maxDirectoryNumber)
+        #expect(high.numberPoolStart == 999_999_999_000_000 && high.numberPoolEnd == CWConfig.maxDirectoryNumber)
         #expect(high.eventLoopThreads == 256 && high.resolvedEventLoopThreads == 256)
     }
 

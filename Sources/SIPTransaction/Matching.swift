@@ -1,0 +1,77 @@
+import SIPCore
+
+/// What identifies a server transaction (RFC 3261 §17.2.3).
+///
+/// A request whose top Via branch starts with the magic cookie `z9hG4bK` is keyed by branch, sent-by and
+/// method (ACK counts as INVITE, CANCEL is its own method). Anything else falls back to the RFC 2543 rule:
+/// Request-URI, To tag, From tag, Call-ID, CSeq number and method, and the whole top Via value.
+public enum ServerTransactionKey: Hashable, Sendable, CustomStringConvertible {
+    case rfc3261(branch: String, sentBy: String, method: SIPMethod)
+    case rfc2543(requestURI: String, toTag: String?, fromTag: String?, callID: String, sequence: UInt32, method: SIPMethod, topVia: String)
+
+    /// The key of the transaction `request` belongs to (an ACK yields its INVITE transaction's key; for RFC 2543
+    /// ACKs the To tag is the one of the response being acknowledged). Nil when the request has no usable top
+    /// Via, or, for RFC 2543 requests, no Call-ID or CSeq.
+    public init?(request: SIPRequest) {
+        self.init(request: request, fields: TxnFields(request.headers), method: request.method == .ack ? .invite : request.method)
+    }
+
+    /// The key of the INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: matched like any request,
+    /// but with method INVITE).
+    public init?(inviteCancelledBy cancel: SIPRequest) {
+        self.init(request: cancel, fields: TxnFields(cancel.headers), method: .invite)
+    }
+
+    init?(request: SIPRequest, fields: TxnFields, method: SIPMethod) {
+        guard let via = fields.topVia else { return nil }
+        if via.hasMagicCookie, let branch = via.branch {
+            self = .rfc3261(branch: branch, sentBy: via.sentBy, method: method)
+            return
+        }
+        guard let callID = fields.callID, let cseq = fields.cseq else { return nil }
+        self = .rfc2543(
+            requestURI: request.requestURI, toTag: fields.toTag, fromTag: fields.fromTag, callID: callID,
+            sequence: cseq.sequence, method: method, topVia: via.raw)
+    }
+
+    /// The same RFC 2543 key with another To tag (ACKs carry the tag of the response they acknowledge).
+    func withToTag(_ tag: String?) -> ServerTransactionKey {
+        switch self {
+        case .rfc3261: return self
+        case let .rfc2543(uri, _, fromTag, callID, seq, method, via):
+            return .rfc2543(requestURI: uri, toTag: tag, fromTag: fromTag, callID: callID, sequence: seq, method: method, topVia: via)
+        }
+    }
+
+    var isRFC2543: Bool { if case .rfc2543 = self { true } else { false } }
+
+    public var description: String {
+        switch self {
+        case let .rfc3261(branch, sentBy, method): "\(method) \(branch)@\(sentBy)"
+        case let .rfc2543(uri, _, _, callID, seq, method, _): "2543 \(method) \(uri) \(callID) \(seq)"
+        }
+    }
+}
+
+/// What identifies a client transaction (RFC 3261 §17.1.3): the branch of the top Via and the CSeq method.
+public struct ClientTransactionKey: Hashable, Sendable, CustomStringConvertible {
+    public var branch: String
+    public var method: SIPMethod
+
+    public init(branch: String, method: SIPMethod) {
+        self.branch = branch
+        self.method = method
+    }
+
+    /// The key a response matches: top Via branch and CSeq method. Nil without a branch or a CSeq.
+    public init?(response: SIPResponse) {
+        self.init(fields: TxnFields(response.headers))
+    }
+
+    init?(fields: TxnFields) {
+        guard let branch = fields.topVia?.branch, let cseq = fields.cseq else { return nil }
+        self.init(branch: branch, method: cseq.method)
+    }
+
+    public var description: String { "\(method) \(branch)" }
+}
