@@ -45,15 +45,19 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint) {
         // RFC 3261 §16.3 / §8.2: answer a malformed request statelessly when it can be routed back;
         // never answer an ACK or a response.
-        guard let request = error.request, request.method != .ack,
-              request.topVia != nil, request.callID != nil, request.cseq != nil,
-              request.from != nil, request.to != nil else { return }
+        guard let request = error.request, request.method != .ack else { return }
         var response = request.makeResponse(statusCode: error.statusCode, reasonPhrase: error.reason)
         response.headers.add("Server", SIPElement.serverName)
         if error.statusCode == 505 || error.statusCode == 416 || error.statusCode == 400 {
             response.headers.add("Warning", "399 \(element.config.homeDomain) \"\(error.reason.replacingQuotes())\"")
         }
-        transport.send(response, requestSource: source)
+        if request.topVia != nil {
+            transport.send(response, requestSource: source)
+        } else {
+            // The Via itself is unusable (RFC 4475 §3.1.2.1): answer the packet's source, the only
+            // address known to reach the sender.
+            transport.send(.response(response), to: source)
+        }
     }
 
     // MARK: TU side

@@ -95,6 +95,8 @@ public struct Via: Sendable, Hashable, CustomStringConvertible {
     }
     /// RFC 3261 §8.1.1.7: the branch starts with "z9hG4bK", so the transaction id is the branch (§17.2.3).
     public var hasMagicCookie: Bool { branch?.hasPrefix(Via.magicCookie) ?? false }
+    /// The cookie followed by an actual identifier (RFC 4475 §3.2.1: a bare "z9hG4bK" is not one).
+    public var hasRFC3261TransactionID: Bool { hasMagicCookie && (branch?.utf8.count ?? 0) > Via.magicCookie.utf8.count }
     public var received: String? {
         get { parameters["received"].flatMap { $0 } }
         set { if let newValue { parameters.set("received", newValue) } else { parameters.remove("received") } }

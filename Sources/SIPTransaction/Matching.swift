@@ -13,25 +13,27 @@ public enum ServerTransactionKey: Hashable, Sendable, CustomStringConvertible {
     /// ACKs the To tag is the one of the response being acknowledged). Nil when the request has no usable top
     /// Via, or, for RFC 2543 requests, no Call-ID or CSeq.
     public init?(request: SIPRequest) {
-        self.init(request: request, fields: TxnFields(request.headers), method: request.method == .ack ? .invite : request.method)
+        self.init(request: request, method: request.method == .ack ? .invite : request.method)
     }
 
     /// The key of the INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: matched like any request,
     /// but with method INVITE).
     public init?(inviteCancelledBy cancel: SIPRequest) {
-        self.init(request: cancel, fields: TxnFields(cancel.headers), method: .invite)
+        self.init(request: cancel, method: .invite)
     }
 
-    init?(request: SIPRequest, fields: TxnFields, method: SIPMethod) {
-        guard let via = fields.topVia else { return nil }
+    init?(request: SIPRequest, method: SIPMethod) {
+        guard let via = request.topVia else { return nil }
         if via.hasMagicCookie, let branch = via.branch {
-            self = .rfc3261(branch: branch, sentBy: via.sentBy, method: method)
+            // Hosts compare case-insensitively.
+            self = .rfc3261(branch: branch, sentBy: via.sentBy.lowercased(), method: method)
             return
         }
-        guard let callID = fields.callID, let cseq = fields.cseq else { return nil }
+        guard let viaText = request.headers.values("Via").first, let callID = request.callID,
+              let cseq = request.cseq else { return nil }
         self = .rfc2543(
-            requestURI: request.requestURI, toTag: fields.toTag, fromTag: fields.fromTag, callID: callID,
-            sequence: cseq.sequence, method: method, topVia: via.raw)
+            requestURI: request.requestURI, toTag: request.toTag, fromTag: request.fromTag, callID: callID,
+            sequence: cseq.sequence, method: method, topVia: TxnText.trimmed(viaText))
     }
 
     /// The same RFC 2543 key with another To tag (ACKs carry the tag of the response they acknowledge).
@@ -65,11 +67,7 @@ public struct ClientTransactionKey: Hashable, Sendable, CustomStringConvertible 
 
     /// The key a response matches: top Via branch and CSeq method. Nil without a branch or a CSeq.
     public init?(response: SIPResponse) {
-        self.init(fields: TxnFields(response.headers))
-    }
-
-    init?(fields: TxnFields) {
-        guard let branch = fields.topVia?.branch, let cseq = fields.cseq else { return nil }
+        guard let branch = response.topVia?.branch, let cseq = response.cseq else { return nil }
         self.init(branch: branch, method: cseq.method)
     }
 

@@ -136,7 +136,7 @@ public struct ServerInviteTransaction: Hashable, Sendable {
     }
 
     private mutating func makeTrying() -> SIPResponse {
-        let trying = TxnMessages.response(to: request, statusCode: 100)
+        let trying = request.makeResponse(statusCode: 100)
         lastProvisional = trying
         return trying
     }

@@ -49,7 +49,7 @@ public enum SIPBranch {
     public static func random() -> String {
         var rng = SystemRandomNumberGenerator()
         let a: UInt64 = rng.next(), b: UInt64 = rng.next()
-        return sipMagicCookie + String(a, radix: 16) + String(b, radix: 16)
+        return Via.magicCookie + String(a, radix: 16) + String(b, radix: 16)
     }
 }
 
@@ -242,9 +242,8 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
 
     /// The server transaction a request (or ACK) belongs to, per RFC 3261 §17.2.3 with the RFC 2543 fallback.
     public func serverTransaction(matching request: SIPRequest) -> ServerTransactionID? {
-        let fields = TxnFields(request.headers)
-        if request.method == .ack { return inviteTransaction(forAck: request, fields: fields) }
-        guard let key = ServerTransactionKey(request: request, fields: fields, method: request.method) else { return nil }
+        if request.method == .ack { return inviteTransaction(forAck: request) }
+        guard let key = ServerTransactionKey(request: request, method: request.method) else { return nil }
         return serverIndex[key]
     }
 
@@ -295,16 +294,14 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     ) throws(TransactionError) -> (ClientTransactionID, [LayerAction<Peer>]) {
         guard request.method != .ack else { throw .ackIsNotATransaction }
         var request = request
-        var fields = TxnFields(request.headers)
-        guard let via = fields.topVia else { throw .missingVia }
-        guard let cseq = fields.cseq else { throw .missingCSeq }
+        guard let via = request.topVia, let viaText = request.headers.values("Via").first else { throw .missingVia }
+        guard let cseq = request.cseq else { throw .missingCSeq }
         guard cseq.method == request.method else { throw .cseqMethodMismatch }
         if via.branch == nil {
-            let top = request.headers.removeFirstValue("Via") ?? via.raw
-            request.headers.prepend("Via", top + ";branch=" + makeBranch())
-            fields = TxnFields(request.headers)
+            let top = TxnText.trimmed(viaText) + ";branch=" + makeBranch()
+            request.headers = TxnMessages.replacingTopVia(in: request.headers, with: top)
         }
-        guard let branch = fields.topVia?.branch, !branch.isEmpty else { throw .emptyBranch }
+        guard let branch = request.topVia?.branch, !branch.isEmpty else { throw .emptyBranch }
         let key = ClientTransactionKey(branch: branch, method: request.method)
         guard clientIndex[key] == nil else { throw .duplicateTransaction(key) }
 
@@ -383,17 +380,16 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     // MARK: - Internals
 
     private func receiveRequest(_ r: SIPRequest, from peer: Peer, reliable: Bool, now: SIPTime, into out: inout [LayerAction<Peer>]) {
-        let fields = TxnFields(r.headers)
         if r.method == .ack {
-            if let id = inviteTransaction(forAck: r, fields: fields) {
+            if let id = inviteTransaction(forAck: r) {
                 runServer(id, .ack(r), source: peer, now: now, into: &out)
             } else {
                 out.append(.ack(r, from: peer, transaction: nil))
             }
             return
         }
-        guard let key = ServerTransactionKey(request: r, fields: fields, method: r.method) else {
-            let reason = fields.topVia == nil ? "no usable Via" : "RFC 2543 request without Call-ID or CSeq"
+        guard let key = ServerTransactionKey(request: r, method: r.method) else {
+            let reason = r.topVia == nil ? "no usable Via" : "RFC 2543 request without Call-ID or CSeq"
             out.append(.discarded(.request(r), from: peer, reason: reason))
             return
         }
@@ -419,8 +415,8 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         }
     }
 
-    private func inviteTransaction(forAck ack: SIPRequest, fields: TxnFields) -> ServerTransactionID? {
-        guard let key = ServerTransactionKey(request: ack, fields: fields, method: .invite) else { return nil }
+    private func inviteTransaction(forAck ack: SIPRequest) -> ServerTransactionID? {
+        guard let key = ServerTransactionKey(request: ack, method: .invite) else { return nil }
         if let id = serverIndex[key], servers[id]?.machine.isInvite == true { return id }
         // RFC 2543: the ACK's To tag is the one of the response the transaction sent.
         if key.isRFC2543, let id = ackIndex[key] { return id }
@@ -460,7 +456,7 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             switch action {
             case .send(let response):
                 if entry.key.isRFC2543, entry.machine.isInvite,
-                   let tag = TxnFields(response.headers).toTag {
+                   let tag = response.toTag {
                     let k = entry.key.withToTag(tag)
                     if k != entry.key, ackIndex[k] == nil {
                         ackIndex[k] = id
@@ -512,9 +508,9 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             case .cancelTimer(let timer):
                 entry.armed[timer] = nil
             case .timeout:
-                out.append(.timeout(id, response: TxnMessages.response(to: entry.machine.request, statusCode: 408)))
+                out.append(.timeout(id, response: entry.machine.request.makeResponse(statusCode: 408)))
             case .transportError:
-                out.append(.transportError(.client(id), response: TxnMessages.response(to: entry.machine.request, statusCode: 503)))
+                out.append(.transportError(.client(id), response: entry.machine.request.makeResponse(statusCode: 503)))
             case .terminated:
                 terminated = true
             }

@@ -76,8 +76,8 @@ public final class SIPTransportLayer: @unchecked Sendable {
     public func start() -> EventLoopFuture<Void> {
         var futures: [EventLoopFuture<Void>] = []
         if let port = settings.udpPort {
+            // No SO_REUSEADDR on UDP: it would let another local process bind the same port and steal traffic.
             let bootstrap = DatagramBootstrap(group: eventLoop)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: max(settings.maxMessageSize, 2048) + 1))
                 .channelOption(.maxMessagesPerRead, value: 32)
@@ -178,6 +178,12 @@ public final class SIPTransportLayer: @unchecked Sendable {
             }
             delegate?.transport(self, received: message, from: source)
         } catch {
+            var error = error
+            // The answer to a malformed request is routed like any other response: stamp its Via too.
+            if var request = error.request {
+                ResponseRouting.stamp(&request, sourceIP: source.ipAddress, sourcePort: source.port)
+                error.request = request
+            }
             logger.debug("rejected message", metadata: ["from": "\(source)", "reason": "\(error.reason)"])
             delegate?.transport(self, rejected: error, from: source)
         }

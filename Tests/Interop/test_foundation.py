@@ -143,16 +143,22 @@ def test_rfc4475_over_udp(server, name):
     is_request = not data.startswith(b"SIP/")
     port = via_port(data)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
+    # A message whose Via names the server's own port is sent from an ephemeral port: its answer
+    # then goes to the server itself (which must absorb it), not to us.
+    s.bind(("127.0.0.1", 0 if port == server.sip_port else port))
     try:
-        replies = udp_exchange(server.sip_port, data, timeout=1.5, sock=s)
+        replies = udp_exchange(server.sip_port, data, timeout=1.5, sock=s, expect=5)
     finally:
         s.close()
+    # Only answers to this message count: an earlier INVITE's final response is retransmitted
+    # (Timer G) to the same port until its ACK, which these one-shot messages never send.
+    call_id = re.search(rb"(?im)^(?:call-id|i)\s*:\s*(\S+)", data)
+    if call_id:
+        replies = [r for r in replies if call_id.group(1) in r]
     assert server.alive(), server.read_log()[-3000:]
     if name in INVALID:
         if is_request:
-            assert replies, f"{name}: no answer to an invalid request"
+            assert replies or port == server.sip_port, f"{name}: no answer to an invalid request"
             assert 400 <= status_of(replies[0]) < 600, replies[0][:200]
         else:
             assert not replies, f"{name}: answered a response"

@@ -153,5 +153,5 @@ struct SeededRNG: RandomNumberGenerator {
 func branchCounter(_ prefix: String) -> () -> String {
     final class Box: @unchecked Sendable { var n = 0 }
     let box = Box()
-    return { box.n += 1; return "\(sipMagicCookie)-\(prefix)-\(box.n)" }
+    return { box.n += 1; return "\(Via.magicCookie)-\(prefix)-\(box.n)" }
 }
