@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "SIPCore"),
         // RFC 3261 §17 / RFC 6026 transaction state machines, Sans-IO with an injected clock.
         .target(name: "SIPTransaction", dependencies: ["SIPCore"]),
+        // S-CSCF: registrar rules, bindings, reg-event documents (Sans-IO).
+        .target(name: "SCSCF", dependencies: ["SIPCore"]),
         // Configuration file, --set overrides and local address detection.
         .target(name: "AutoConfig"),
         // SwiftNIO UDP/TCP/TLS transports that turn bytes into SIP messages and back.
@@ -37,7 +39,7 @@ let package = Package(
         ]),
         // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
         .target(name: "IMSCore", dependencies: [
-            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig",
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -57,5 +59,6 @@ let package = Package(
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore"], exclude: ["rfc4475"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
         .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
+        .testTarget(name: "SCSCFTests", dependencies: ["SCSCF", "SIPCore"]),
     ]
 )

@@ -141,12 +141,7 @@ struct SplitHead {
             while i < line.endIndex, SIPGrammar.isWSP(line[i]) { i += 1 }
             guard nameEnd > line.startIndex, i < line.endIndex, line[i] == UInt8(ascii: ":") else {
                 skipping = true
-                if nameEnd > line.startIndex {
-                    let n = SIPGrammar.string(line[line.startIndex..<nameEnd])
-                    fail(&head, SIPParseError(reason: "Bad Header: \(n)", headerName: HeaderName.canonicalDisplay(n)))
-                } else {
-                    fail(&head, SIPParseError(reason: "Malformed Header Line"))
-                }
+                fail(&head, SIPParseError(reason: "Malformed Header Line"))
                 continue
             }
             name = SIPGrammar.string(line[line.startIndex..<nameEnd])
@@ -371,21 +366,5 @@ extension SIPParser {
             result = n
         }
         return .success(result)
-    }
-}
-
-extension HeaderName {
-    /// "Content-Length" style spelling of a canonical name, for error reasons.
-    static func canonicalDisplay(_ name: String) -> String {
-        let c = canonical(name)
-        let known = ["call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate"]
-        if let k = known[c] { return k }
-        var out = ""
-        var upper = true
-        for ch in c {
-            out += upper ? ch.uppercased() : String(ch)
-            upper = ch == "-"
-        }
-        return out
     }
 }

@@ -187,6 +187,42 @@ struct ClientTransactionTests {
         #expect(layer.abandon(.client(id)).isEmpty)
     }
 
+    @Test func transportErrorInCompletedEndsTheInviteTransaction() throws {
+        let layer = TransactionLayer<String>()
+        let invite = makeRequest(.invite)
+        let (id, _) = try layer.send(invite, to: peer, reliable: false, now: .zero)
+        _ = layer.receive(.response(makeResponse(to: invite, 500)), from: peer, reliable: false, now: ms(1))
+        #expect(layer.state(of: .client(id)) == .completed)
+        let out = layer.transportError(peer: peer, now: ms(2)) // the ACK could not be sent
+        #expect(out.transportErrors.map(\.0) == [.client(id)])
+        #expect(out.terminated == [.client(id)])
+        #expect(layer.count == 0)
+        #expect(layer.nextDeadline == nil)
+    }
+
+    @Test func lateAdvanceRestartsTimersFromNow() throws {
+        let layer = TransactionLayer<String>()
+        let (_, _) = try layer.send(makeRequest(.options), to: peer, reliable: false, now: .zero)
+        // The event loop was busy: the 0.5 s deadline is served at 2 s. One retransmission, next one 1 s later.
+        let out = layer.advance(to: sec(2))
+        #expect(out.sentRequests.count == 1)
+        #expect(layer.nextDeadline == sec(3))
+    }
+
+    @Test func configAppliesToNewTransactions() throws {
+        let layer = TransactionLayer<String>(config: SIPTimerConfig(t1: .milliseconds(100), t2: .milliseconds(400)))
+        var log = TimedLog()
+        let (_, first) = try layer.send(makeRequest(.options), to: peer, reliable: false, now: .zero)
+        log.record(first, at: .zero)
+        log.run(layer, until: sec(100))
+        #expect(log.sendTimes.prefix(5) == [0, 100, 300, 700, 1100].map(ms)[...])
+        #expect(log.actions.timeouts.count == 1)
+        #expect(log.entries.last?.time == ms(6400)) // F = 64*T1
+        layer.config = .rfc3261
+        let (_, _) = try layer.send(makeRequest(.options, branch: "z9hG4bK-2"), to: peer, reliable: false, now: sec(200))
+        #expect(layer.nextDeadline == sec(200) + .milliseconds(500))
+    }
+
     // MARK: non-INVITE, Figure 6
 
     @Test func timerEScheduleCapsAtT2UntilTimerF() throws {

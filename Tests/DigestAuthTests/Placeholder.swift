@@ -1,0 +1,3 @@
+import Testing
+@testable import DigestAuth
+@Test func placeholder() {}
