@@ -22,6 +22,14 @@ let package = Package(
         .target(name: "SIPCore"),
         // RFC 3261 §17 / RFC 6026 transaction state machines, Sans-IO with an injected clock.
         .target(name: "SIPTransaction", dependencies: ["SIPCore"]),
+        // Subscriber data shapes shared by the HSS cache and the CSCFs.
+        .target(name: "IMSModel", dependencies: ["SIPCore"]),
+        // The HSS cache: subscriber data in memory for the CSCFs.
+        .target(name: "HSS", dependencies: ["IMSModel"]),
+        // P-CSCF: the UE's edge (Path, flows, trust boundary).
+        .target(name: "PCSCF", dependencies: ["SIPCore", "IMSModel"]),
+        // I-CSCF: S-CSCF selection.
+        .target(name: "ICSCF", dependencies: ["SIPCore", "IMSModel"]),
         // S-CSCF: registrar rules, bindings, reg-event documents (Sans-IO).
         .target(name: "SCSCF", dependencies: ["SIPCore"]),
         // Configuration file, --set overrides and local address detection.
@@ -39,7 +47,7 @@ let package = Package(
         ]),
         // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
         .target(name: "IMSCore", dependencies: [
-            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF",
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -26,6 +26,7 @@ public struct SIPStreamFramer: Sendable {
     private var headLength: Int? = nil
     private var bodyLength = 0
     private var startLineChecked = false
+    private var lineSearched = 0
     private var failure: SIPParseError? = nil
 
     public init(maxMessageSize: Int = 65536) {
@@ -68,6 +69,7 @@ public struct SIPStreamFramer: Sendable {
         headLength = nil
         bodyLength = 0
         startLineChecked = false
+        lineSearched = 0
     }
 
     private func byte(_ offset: Int) -> UInt8? {
@@ -76,6 +78,10 @@ public struct SIPStreamFramer: Sendable {
     }
 
     private mutating func nextFrame() throws(SIPParseError) -> SIPStreamFrame? {
+        if headLength == nil {
+            // Bare LFs between messages are tolerated and ignored (a loop, not recursion: there may be many).
+            while start < buffer.count, buffer[start] == 0x0A { consume(1) }
+        }
         let available = buffer.count - start
         guard available > 0 else { return nil }
 
@@ -93,7 +99,6 @@ public struct SIPStreamFramer: Sendable {
                 consume(2)
                 return .pong
             }
-            if byte(0) == 0x0A { consume(1); return try nextFrame() } // bare LF: tolerated, ignored
             try checkStartLine()
             guard let end = findEmptyLine() else {
                 if available > maxMessageSize { throw SIPParseError(statusCode: 513, reason: "Message Too Large") }
@@ -122,39 +127,27 @@ public struct SIPStreamFramer: Sendable {
     }
 
     /// Rejects bytes that cannot begin a SIP start line as early as possible (a TLS ClientHello or an HTTP
-    /// request on a SIP port), so the transport can close the connection.
+    /// request on a SIP port), so the transport can close the connection. Incremental: bytes already looked at
+    /// are not scanned again when the line arrives piecemeal.
     private mutating func checkStartLine() throws(SIPParseError) {
         guard !startLineChecked else { return }
         let garbage = SIPParseError(reason: "Not a SIP Message")
-        var i = start
-        let isResponse: Bool
-        if buffer.count - start >= 4 {
-            isResponse = SIPGrammar.equalsIgnoringCase(SIPGrammar.string(buffer[start..<(start + 4)]), "SIP/")
-        } else {
-            isResponse = false
-        }
-        if !isResponse {
-            // The method: token chars up to the first SP.
-            while i < buffer.count, SIPGrammar.token.contains(buffer[i]) { i += 1 }
-            guard i < buffer.count else {
-                if i - start > maxMessageSize { throw garbage }
-                return
-            }
-            guard buffer[i] == 0x20, i > start else {
-                // "SIP/" may still be arriving.
-                if buffer.count - start < 4, "SIP/".utf8.starts(with: buffer[start...]) || "sip/".utf8.starts(with: buffer[start...]) {
-                    return
-                }
-                throw garbage
-            }
-        }
-        guard let lf = buffer[start...].firstIndex(of: 0x0A) else { return }
-        var lineEnd = lf
+        // A start line begins with a method token or "SIP/": anything else (0x16 of a TLS record, "<") is
+        // rejected at once.
+        guard start < buffer.count, SIPGrammar.token.contains(buffer[start]) else { throw garbage }
+        var i = start + lineSearched
+        while i < buffer.count, buffer[i] != 0x0A { i += 1 }
+        lineSearched = i - start
+        guard i < buffer.count else { return }
+        var lineEnd = i
         if lineEnd > start, buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
         let line = buffer[start..<lineEnd]
+        let isResponse = line.count >= 4 && SIPGrammar.equalsIgnoringCase(SIPGrammar.string(line.prefix(4)), "SIP/")
         if !isResponse {
-            let lastWord = line.split(separator: 0x20).last ?? []
-            guard SIPParser.isVersionSyntax(lastWord) else { throw garbage }
+            let words = line.split(separator: 0x20)
+            guard words.count >= 2, SIPGrammar.isToken(words[0]), SIPParser.isVersionSyntax(words[words.count - 1]) else {
+                throw garbage
+            }
         }
         startLineChecked = true
     }

@@ -1,0 +1,139 @@
+/// One auth-param: `name=token` or `name="quoted string"`.
+public struct AuthParameter: Sendable, Hashable {
+    /// The name as written (compare case-insensitively).
+    public var name: String
+    /// The value, unquoted and unescaped.
+    public var value: String
+    /// Whether it was (or is to be) written as a quoted-string. Values that are not tokens are always
+    /// written quoted whatever this says.
+    public var isQuoted: Bool
+
+    public init(name: String, value: String, isQuoted: Bool) {
+        self.name = name
+        self.value = value
+        self.isQuoted = isQuoted
+    }
+
+    /// `name=value` as it goes on the wire.
+    public var serialized: String {
+        let n = AuthGrammar.sanitizedToken(name)
+        if !isQuoted, AuthGrammar.isToken(value) { return "\(n)=\(value)" }
+        return "\(n)=\(AuthGrammar.quoted(value))"
+    }
+}
+
+/// A challenge (`WWW-Authenticate`, `Proxy-Authenticate`) or credentials (`Authorization`,
+/// `Proxy-Authorization`) header value of any scheme, parsed generically (RFC 3261 §25.1 `challenge` /
+/// `credentials`): the scheme and its comma-separated auth-params, or for non-Digest schemes a token68
+/// (RFC 7235, e.g. `Basic dXNlcg==`). The two header families share this grammar.
+///
+/// Parsing rules: the scheme is case-insensitive; LWS (including folded lines) is allowed around `=` and
+/// `,`; values are tokens or quoted-strings with `\` escapes; parameter names are unique
+/// (case-insensitively) or the value is refused with `.duplicateParameter`; unknown parameters are kept in
+/// order. Empty list elements (`a=1,,b=2`) are tolerated. Input is bounded by `AuthParseLimits`, and every
+/// failure is a thrown `AuthParseError`, never a trap.
+public struct AuthHeaderValue: Sendable, Hashable, CustomStringConvertible {
+    /// The auth-scheme as written, e.g. "Digest".
+    public var scheme: String
+    /// A token68 instead of parameters (never for Digest).
+    public var token68: String?
+    /// The parameters in order.
+    public var parameters: [AuthParameter]
+
+    public init(scheme: String, token68: String? = nil, parameters: [AuthParameter] = []) {
+        self.scheme = scheme
+        self.token68 = token68
+        self.parameters = parameters
+    }
+
+    /// Whether the scheme is `Digest` (case-insensitively).
+    public var isDigest: Bool { AuthGrammar.equalsIgnoringASCIICase(scheme, "Digest") }
+
+    /// The first parameter with this name (case-insensitive).
+    public func parameter(_ name: String) -> AuthParameter? {
+        parameters.first { AuthGrammar.equalsIgnoringASCIICase($0.name, name) }
+    }
+
+    /// The value of the parameter with this name (case-insensitive).
+    public subscript(_ name: String) -> String? { parameter(name)?.value }
+
+    /// Parses a header value (one header field; these headers are never comma-combined, RFC 3261 §7.3.1).
+    public static func parse<S: StringProtocol>(
+        _ text: S, limits: AuthParseLimits = .default
+    ) throws(AuthParseError) -> AuthHeaderValue {
+        guard text.utf8.count <= limits.maxLength else { throw .tooLong }
+        return try parseValidated(Array(text.utf8), limits: limits)
+    }
+
+    /// Parses raw header value bytes, which must be UTF-8.
+    public static func parse<C: Collection>(
+        bytes: C, limits: AuthParseLimits = .default
+    ) throws(AuthParseError) -> AuthHeaderValue where C.Element == UInt8 {
+        guard bytes.count <= limits.maxLength else { throw .tooLong }
+        let array = Array(bytes)
+        guard String(decoding: array, as: UTF8.self).utf8.elementsEqual(array) else { throw .invalidUTF8 }
+        return try parseValidated(array, limits: limits)
+    }
+
+    private static func parseValidated(_ bytes: [UInt8], limits: AuthParseLimits) throws(AuthParseError) -> AuthHeaderValue {
+        var s = AuthScanner(bytes, limits: limits)
+        try s.skipWhitespace()
+        guard !s.atEnd else { throw .empty }
+        guard let scheme = s.token(maxLength: AuthGrammar.maxNameLength) else { throw .invalidScheme }
+        var result = AuthHeaderValue(scheme: scheme)
+        let sawSpace = try s.skipWhitespace()
+        if s.atEnd { return result }
+        guard sawSpace else { throw .missingWhitespaceAfterScheme }
+
+        if !result.isDigest, let t68 = try s.token68ToEnd() {
+            result.token68 = t68
+            return result
+        }
+
+        var seen: Set<String> = []
+        while true {
+            try s.skipWhitespace()
+            guard let b = s.current else { break }
+            if b == UInt8(ascii: ",") {
+                s.index += 1
+                continue
+            }
+            guard let name = s.token(maxLength: AuthGrammar.maxNameLength) else { throw .expectedParameterName }
+            try s.skipWhitespace()
+            guard s.current == UInt8(ascii: "=") else { throw .expectedEquals }
+            s.index += 1
+            try s.skipWhitespace()
+            let value: String
+            let quoted: Bool
+            if s.current == UInt8(ascii: "\"") {
+                value = try s.quotedString()
+                quoted = true
+            } else {
+                value = try s.bareValue()
+                quoted = false
+            }
+            let key = AuthGrammar.lowercasedASCII(name)
+            guard seen.insert(key).inserted else { throw .duplicateParameter(key) }
+            guard result.parameters.count < limits.maxParameters else { throw .tooManyParameters }
+            result.parameters.append(AuthParameter(name: name, value: value, isQuoted: quoted))
+            try s.skipWhitespace()
+            guard let next = s.current else { break }
+            guard next == UInt8(ascii: ",") else { throw .expectedComma }
+            s.index += 1
+        }
+        return result
+    }
+
+    /// The header value as it goes on the wire: `Scheme p1=v1, p2="v2"`.
+    public var serialized: String {
+        var out = AuthGrammar.sanitizedToken(scheme)
+        if let token68 {
+            out += " " + String(decoding: token68.utf8.filter { AuthGrammar.isToken68Byte($0) || $0 == UInt8(ascii: "=") }, as: UTF8.self)
+        } else if !parameters.isEmpty {
+            out += " " + parameters.map(\.serialized).joined(separator: ", ")
+        }
+        return out
+    }
+
+    public var description: String { serialized }
+}
