@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Sans-IO SIP message model, parser and serializer. No NIO, no Foundation: this is the fuzz target.
@@ -24,6 +25,8 @@ let package = Package(
         .target(name: "SIPTransaction", dependencies: ["SIPCore"]),
         // Subscriber data shapes shared by the HSS cache and the CSCFs.
         .target(name: "IMSModel", dependencies: ["SIPCore"]),
+        // The one SQLite database (GRDB): subscribers, numbers, registrations. All SQL lives here.
+        .target(name: "IMSStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // The HSS cache: subscriber data in memory for the CSCFs.
         .target(name: "HSS", dependencies: ["IMSModel"]),
         // P-CSCF: the UE's edge (Path, flows, trust boundary).
@@ -31,7 +34,9 @@ let package = Package(
         // I-CSCF: S-CSCF selection.
         .target(name: "ICSCF", dependencies: ["SIPCore", "IMSModel"]),
         // S-CSCF: registrar rules, bindings, reg-event documents (Sans-IO).
-        .target(name: "SCSCF", dependencies: ["SIPCore"]),
+        .target(name: "SCSCF", dependencies: ["SIPCore", "IMSModel", "DigestAuth"]),
+        // SIP digest authentication (RFC 2617/7616/8760): headers, maths, nonces.
+        .target(name: "DigestAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Configuration file, --set overrides and local address detection.
         .target(name: "AutoConfig"),
         // SwiftNIO UDP/TCP/TLS transports that turn bytes into SIP messages and back.
@@ -47,7 +52,7 @@ let package = Package(
         ]),
         // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
         .target(name: "IMSCore", dependencies: [
-            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS",
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -55,7 +60,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "cw-aio", dependencies: [
-            "IMSCore", "AutoConfig", "SIPTransport",
+            "IMSCore", "AutoConfig", "SIPTransport", "IMSStore",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -68,5 +74,7 @@ let package = Package(
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
         .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
         .testTarget(name: "SCSCFTests", dependencies: ["SCSCF", "SIPCore"]),
+        .testTarget(name: "DigestAuthTests", dependencies: ["DigestAuth"]),
+        .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore"]),
     ]
 )

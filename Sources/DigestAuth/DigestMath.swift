@@ -13,7 +13,7 @@ public enum DigestMath {
     }
 
     /// HA1 = H(username:realm:password) for the hash function of `algorithm` (the plain HA1 even for `-sess`).
-    public static func ha1(_ algorithm: DigestAlgorithm, username: String, realm: String, password: String) -> String {
+    public static func ha1(algorithm: DigestAlgorithm, username: String, realm: String, password: String) -> String {
         ha1(algorithm.hashFunction, username: username, realm: realm, password: password)
     }
 

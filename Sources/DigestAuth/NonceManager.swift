@@ -47,8 +47,9 @@ public struct NonceManager: Sendable {
     /// Seconds a nonce may be dated in the future and still count as valid (clock steps between instances).
     public let allowedFutureSkew: UInt64
 
-    private let nonceKeys: [SymmetricKey]
-    private let opaqueKeys: [SymmetricKey]
+    // Derived key bytes (SymmetricKey is not Sendable on every platform; keys are rebuilt per use).
+    private let nonceKeys: [[UInt8]]
+    private let opaqueKeys: [[UInt8]]
 
     private static let nonceLabel = Array("cw-aio digest nonce v1".utf8)
     private static let opaqueLabel = Array("cw-aio digest opaque v1".utf8)
@@ -74,9 +75,8 @@ public struct NonceManager: Sendable {
         self.opaqueKeys = all.map { NonceManager.deriveKey($0, label: "cw-aio digest opaque key") }
     }
 
-    private static func deriveKey(_ secret: [UInt8], label: String) -> SymmetricKey {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: SymmetricKey(data: secret))
-        return SymmetricKey(data: Array(mac))
+    private static func deriveKey(_ secret: [UInt8], label: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: SymmetricKey(data: secret)))
     }
 
     /// A new nonce, dated `now` (Unix seconds), with random bytes from the system CSPRNG.
@@ -141,8 +141,8 @@ public struct NonceManager: Sendable {
         return matched
     }
 
-    private static func mac(key: SymmetricKey, payload: [UInt8], realm: String, binding: [UInt8]) -> [UInt8] {
-        var h = HMAC<SHA256>(key: key)
+    private static func mac(key: [UInt8], payload: [UInt8], realm: String, binding: [UInt8]) -> [UInt8] {
+        var h = HMAC<SHA256>(key: SymmetricKey(data: key))
         h.update(data: nonceLabel)
         h.update(data: payload)
         var lengths: [UInt8] = []
@@ -156,8 +156,8 @@ public struct NonceManager: Sendable {
         return Array(Array(h.finalize()).prefix(macLength))
     }
 
-    private static func opaqueMAC(key: SymmetricKey, realm: String) -> [UInt8] {
-        var h = HMAC<SHA256>(key: key)
+    private static func opaqueMAC(key: [UInt8], realm: String) -> [UInt8] {
+        var h = HMAC<SHA256>(key: SymmetricKey(data: key))
         h.update(data: opaqueLabel)
         h.update(data: Array(realm.utf8))
         return Array(Array(h.finalize()).prefix(18))

@@ -1,4 +1,10 @@
 import AutoConfig
+import DigestAuth
+import HSS
+import ICSCF
+import IMSStore
+import PCSCF
+import SCSCF
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -21,6 +27,12 @@ public final class AIOServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let sipLoop: EventLoop
     private let stackBox: NIOLockedValueBox<SIPStack?> = NIOLockedValueBox(nil)
+    private let storeBox: NIOLockedValueBox<IMSStore?> = NIOLockedValueBox(nil)
+    private let feedBox: NIOLockedValueBox<ProvisioningFeed?> = NIOLockedValueBox(nil)
+    private var provisioningFeed: ProvisioningFeed? {
+        get { feedBox.withLockedValue { $0 } }
+        set { feedBox.withLockedValue { $0 = newValue } }
+    }
 
     public init(config: CWConfig, logger: Logger) {
         self.config = config
@@ -47,9 +59,47 @@ public final class AIOServer: Sendable {
             tlsContext: tlsContext.context)
         let config = self.config
         let logger = self.logger
+        let store: IMSStore
+        let snapshot: (seq: Int64, subscribers: [SubscriberRecord])
+        let storedBindings: [StoredBinding]
+        let secret: [UInt8]
+        do {
+            store = try await IMSStore.open(dataDirectory: config.dataDir,
+                                            numberPool: NumberPoolRange(start: config.numberPoolStart, count: config.numberPoolSize))
+            _ = try await store.deleteExpiredBindings(now: RegistrationService.wallClock())
+            snapshot = try await store.snapshot()
+            storedBindings = try await store.loadBindings()
+            secret = try ServerSecret.load(dataDir: config.dataDir)
+        } catch {
+            throw AIOStartupError("data directory \(config.dataDir): \(error)")
+        }
+        storeBox.withLockedValue { $0 = store }
+        let directory = SubscriberData.directory(from: snapshot.subscribers, homeDomain: config.homeDomain)
+        let processStart = UInt64(RegistrationService.wallClock())
         let stack = try await sipLoop.submit {
-            SIPStack(eventLoop: self.sipLoop, settings: settings, config: config, logger: logger)
+            let stack = SIPStack(eventLoop: self.sipLoop, settings: settings, config: config, logger: logger)
+            let hss = HSSCache()
+            hss.replaceAll(auth: directory.auth, sets: directory.sets)
+            let hostPort = "\(config.publicHostForURI):\(config.sipPort)"
+            let nonces = try NonceManager(secret: secret)
+            let scscf = SCSCFRegistrar(
+                settings: .init(homeDomain: config.homeDomain, hostPort: hostPort,
+                                policy: RegistrarPolicy(maxExpires: config.regMaxExpires)),
+                directory: hss, nonces: nonces, processStart: processStart, newTag: SIPElement.newTag)
+            let service = RegistrationService(
+                stack: stack, hss: hss,
+                pcscf: PCSCF(host: config.publicHostForURI, port: config.sipPort),
+                icscf: ICSCF(candidates: [.init(name: "sip:\(hostPort)")], directory: hss),
+                scscf: scscf,
+                journal: RegistrationJournal(store: store, eventLoop: self.sipLoop, logger: logger),
+                logger: logger, hostPort: hostPort)
+            service.restore(storedBindings.map { ($0.aor, SubscriberData.binding($0)) })
+            stack.registrations = service
+            return stack
         }.get()
+        provisioningFeed = ProvisioningFeed(store: store, stack: stack, homeDomain: config.homeDomain,
+                                            after: snapshot.seq, logger: logger)
+        provisioningFeed?.start()
         do {
             try await sipLoop.flatSubmit { stack.start() }.get()
         } catch {
@@ -62,6 +112,7 @@ public final class AIOServer: Sendable {
     }
 
     public func stop() async {
+        provisioningFeed?.stop()
         let stack = stackBox.withLockedValue { s -> SIPStack? in defer { s = nil }; return s }
         if let stack {
             _ = try? await sipLoop.flatSubmit { stack.stop() }.get()

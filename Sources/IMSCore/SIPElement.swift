@@ -40,6 +40,20 @@ final class SIPElement {
             return
         }
         switch request.method {
+        case .register:
+            if let registrations = stack.registrations {
+                registrations.handleRegister(request, transaction: id, from: source)
+            } else {
+                stack.respond(id, reply(request, 503, reason: "Registrar Not Ready"))
+            }
+            return
+        case .subscribe where request.headers.first("Event").map({ $0.lowercased().hasPrefix("reg") }) == true:
+            if let registrations = stack.registrations {
+                registrations.handleSubscribe(request, transaction: id, from: source)
+            } else {
+                stack.respond(id, reply(request, 503, reason: "Registrar Not Ready"))
+            }
+            return
         case .options where isForUs(request):
             stack.respond(id, optionsResponse(to: request))
         case .options, .invite, .message, .subscribe, .refer, .publish, .notify, .info, .update, .prack, .bye:
@@ -53,9 +67,6 @@ final class SIPElement {
             } else {
                 stack.respond(id, reply(request, 481))
             }
-        case .register:
-            // No subscriber is provisioned: nobody may register (TS 24.229 §5.4.1.2 answers 403).
-            stack.respond(id, reply(request, 403, reason: "Forbidden (unknown subscriber)"))
         default:
             var response = reply(request, 501)
             response.headers.add("Allow", Self.allowed.map(\.rawValue).joined(separator: ", "))

@@ -13,6 +13,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     var transactions: TransactionLayer<SIPEndpoint>
     let logger: Logger
     private(set) var element: SIPElement!
+    /// REGISTER, reg-event and bindings; set once by the server before the listeners start.
+    var registrations: RegistrationService?
     private var timer: Scheduled<Void>?
     private var timerDeadline: SIPTime?
 
@@ -66,6 +68,18 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         perform(transactions.respond(id, response, now: Self.now()))
     }
 
+    /// Sends a request we originate (e.g. a NOTIFY) through a client transaction.
+    func sendRequest(_ request: SIPRequest, to peer: SIPEndpoint) -> ClientTransactionID? {
+        do {
+            let (id, actions) = try transactions.send(request, to: peer, reliable: peer.transport.isReliable, now: Self.now())
+            perform(actions)
+            return id
+        } catch {
+            logger.error("cannot send \(request.method): \(error)")
+            return nil
+        }
+    }
+
     func perform(_ actions: [LayerAction<SIPEndpoint>]) {
         for action in actions {
             switch action {
@@ -79,8 +93,13 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
                 element.handle(cancel: request, invite: invite, transaction: own, from: peer)
             case .discarded(_, let peer, let reason):
                 logger.debug("discarded message", metadata: ["from": "\(peer)", "reason": "\(reason)"])
-            case .response, .strayResponse, .timeout, .ackTimeout, .transportError, .terminated:
-                // No client transactions yet: the element originates no requests in this release.
+            case .response(let response, let id):
+                if response.statusCode >= 200 { registrations?.handleNotifyResult(id, status: response.statusCode) }
+            case .timeout(let id, _):
+                registrations?.handleNotifyResult(id, status: 408)
+            case .transportError(.client(let id), _):
+                registrations?.handleNotifyResult(id, status: 503)
+            case .strayResponse, .ackTimeout, .transportError, .terminated:
                 break
             }
         }

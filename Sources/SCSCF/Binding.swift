@@ -51,7 +51,7 @@ public struct Binding: Sendable, Hashable {
         params.remove("expires")
         if let q { params.set("q", Self.format(q)) }
         params.set("expires", String(remaining(at: now)))
-        if let pubGRUU { params.set("pub-gruu", "\"\(pubGRUU)\"") }
+        if let pubGRUU { params.set("pub-gruu", Self.quoted(pubGRUU)) }
         var text = "<\(contactURI)>"
         for item in params.items {
             text += ";" + item.name
@@ -60,8 +60,23 @@ public struct Binding: Sendable, Hashable {
         return text
     }
 
+    /// A quoted-string (RFC 3261 §25.1): `"` and `\` escaped, CR/LF (not representable) dropped.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for ch in text.unicodeScalars {
+            switch ch {
+            case "\"", "\\": out += "\\"; out.unicodeScalars.append(ch)
+            case "\r", "\n": continue
+            default: out.unicodeScalars.append(ch)
+            }
+        }
+        return out + "\""
+    }
+
+    /// A qvalue as RFC 3261 §25.1 writes it: "0.5", "0.001", "1.0" (clamped to 0...1; NaN counts as 0, no trap).
     static func format(_ q: Double) -> String {
-        let thousandths = Int((q * 1000).rounded())
+        let clamped = q.isNaN ? 0 : min(max(q, 0), 1)
+        let thousandths = Int((clamped * 1000).rounded())
         let whole = thousandths / 1000
         var frac = String(thousandths % 1000)
         while frac.count < 3 { frac = "0" + frac }

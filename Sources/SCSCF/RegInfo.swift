@@ -37,11 +37,11 @@ public enum RegInfo {
         xml += "<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" xmlns:gr=\"urn:ietf:params:xml:ns:gruuinfo\""
         xml += " version=\"\(version)\" state=\"\(state.rawValue)\">\n"
         for reg in registrations {
-            xml += "  <registration aor=\"\(escape(reg.aor))\" id=\"\(escape(reg.id))\" state=\"\(reg.state)\">\n"
+            xml += "  <registration aor=\"\(escape(reg.aor))\" id=\"\(escape(reg.id))\" state=\"\(escape(reg.state))\">\n"
             for entry in reg.contacts {
                 let b = entry.binding
                 let expires = entry.state == "terminated" ? 0 : b.remaining(at: now)
-                xml += "    <contact id=\"\(escape(contactID(b)))\" state=\"\(entry.state)\" event=\"\(entry.event)\""
+                xml += "    <contact id=\"\(escape(contactID(b)))\" state=\"\(escape(entry.state))\" event=\"\(escape(entry.event))\""
                 xml += " expires=\"\(expires)\""
                 if let q = b.q { xml += " q=\"\(Binding.format(q))\"" }
                 xml += " callid=\"\(escape(b.callID))\" cseq=\"\(b.cseq)\">\n"
@@ -64,11 +64,29 @@ public enum RegInfo {
         return xml
     }
 
-    /// Public GRUU (RFC 5627 §3.1): the AoR with `gr=` set to the instance URN.
+    /// Public GRUU (RFC 5627 §3.1): the AoR with `gr=` set to the instance URN, %-escaped where a URI
+    /// parameter value needs it (RFC 3261 §25.1 paramchar), so that the parameter unescapes to the instance ID.
     public static func pubGRUU(aor: String, instance: String) -> String {
         var urn = instance.trimmingQuotes
         if urn.hasPrefix("<") && urn.hasSuffix(">") { urn = String(urn.dropFirst().dropLast()) }
-        return "\(aor);gr=\(urn)"
+        return "\(aor);gr=\(escapeParamValue(urn))"
+    }
+
+    /// paramchar = param-unreserved / unreserved / escaped.
+    static func escapeParamValue(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for b in text.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                out.append(b)
+            case _ where Array("-_.!~*'()[]/:&+$".utf8).contains(b):
+                out.append(b)
+            default:
+                out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0x0F)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A stable, opaque contact id derived from the binding key (FNV-1a; no Foundation here).

@@ -194,7 +194,7 @@ struct ByteCursor {
 
     mutating func skipWSP() { while index < bytes.count, SIPGrammar.isWSP(bytes[index]) { index += 1 } }
 
-    /// Consumes `b` (after optional whitespace when `sws`); false when the next byte is different.
+    /// Consumes `b`; false (and nothing consumed) when the next byte is different.
     mutating func consume(_ b: UInt8) -> Bool {
         guard index < bytes.count, bytes[index] == b else { return false }
         index += 1

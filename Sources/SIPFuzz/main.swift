@@ -8,6 +8,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     FuzzChecks.datagram(bytes)
     FuzzChecks.stream(bytes)
+    FuzzChecks.views(String(decoding: bytes.prefix(2048), as: UTF8.self))
     return 0
 }
 
@@ -41,6 +42,21 @@ enum FuzzChecks {
             let response = request.makeResponse(statusCode: 180, toTag: "fuzz")
             guard (try? SIPParser.parse(response.serialized())) != nil else { fatalError("makeResponse not parseable") }
         }
+    }
+
+    /// The typed-view parsers on arbitrary text: whatever parses must print back to text that parses equal.
+    static func views(_ text: String) {
+        if let v = try? Via(parsing: text) {
+            guard let back = try? Via(parsing: v.description), back == v else { fatalError("Via text round trip") }
+        }
+        if let n = try? NameAddr(parsing: text) {
+            guard let back = try? NameAddr(parsing: n.description), back == n else { fatalError("NameAddr text round trip") }
+        }
+        if let u = try? URI(parsing: text) { checkURI(u) }
+        if let c = try? CSeq(parsing: text) {
+            guard let back = try? CSeq(parsing: c.description), back == c else { fatalError("CSeq text round trip") }
+        }
+        _ = HeaderValueSplitter.split(text)
     }
 
     static func stream(_ bytes: [UInt8]) {

@@ -15,7 +15,8 @@ struct CWAIOCommand: AsyncParsableCommand {
 
         KEYS
         \(CWConfig.helpText)
-        """)
+        """,
+        subcommands: [SubscriberCommand.self])
 
     @Option(name: .customLong("config"), help: "Configuration file (key=value lines).")
     var configFile: String?

@@ -1,0 +1,55 @@
+import IMSModel
+import IMSStore
+import SCSCF
+import SIPCore
+
+/// Conversions between the store's records and the shapes the CSCFs use.
+enum SubscriberData {
+    /// Auth records and implicit registration sets (merged across the IMPIs that share them).
+    static func directory(from records: [SubscriberRecord], homeDomain: String) -> (auth: [AuthInfo], sets: [RegistrationSet]) {
+        var auth: [AuthInfo] = []
+        auth.reserveCapacity(records.count)
+        var sets: [Int64: RegistrationSet] = [:]
+        sets.reserveCapacity(records.count)
+        for r in records {
+            auth.append(AuthInfo(impi: r.impi, realm: r.realm, ha1MD5: r.ha1MD5, ha1SHA256: r.ha1SHA256))
+            for irs in r.implicitRegistrationSets {
+                if sets[irs.id] != nil {
+                    sets[irs.id]!.privateIdentities.append(r.impi)
+                    continue
+                }
+                var impus: [String] = []
+                var barred: Set<String> = []
+                for p in irs.publicIdentities {
+                    let n = PublicIdentity.normalize(p.uri) ?? p.uri
+                    impus.append(n)
+                    if p.barred { barred.insert(n) }
+                }
+                sets[irs.id] = RegistrationSet(id: irs.id, publicIdentities: impus, barred: barred,
+                                               privateIdentities: [r.impi],
+                                               serviceProfileXML: irs.serviceProfileXML(homeDomain: homeDomain))
+            }
+        }
+        return (auth, Array(sets.values))
+    }
+
+    static func stored(_ b: Binding, aor: String) -> StoredBinding {
+        var contact = "<\(b.contactURI)>"
+        for item in b.contactParameters.items {
+            contact += ";" + item.name + (item.value.map { "=" + $0 } ?? "")
+        }
+        return StoredBinding(aor: aor, bindingKey: b.key, contact: contact, contactURI: b.contactURI,
+                             expiresAt: b.expiresAt, q: b.q.map { String($0) }, callID: b.callID, cseq: Int64(b.cseq),
+                             path: b.path, instance: b.instance, regID: b.regID.map(Int64.init), flow: b.flow,
+                             impi: b.impi, registeredAt: b.registeredAt, userAgent: b.userAgent)
+    }
+
+    static func binding(_ s: StoredBinding) -> Binding {
+        let params = (try? NameAddr(parsing: s.contact))?.parameters ?? SIPParameters()
+        return Binding(key: s.bindingKey, contactURI: s.contactURI, contactParameters: params,
+                       q: s.q.flatMap(Double.init), expiresAt: s.expiresAt, callID: s.callID,
+                       cseq: UInt32(clamping: s.cseq), path: s.path, instance: s.instance,
+                       regID: s.regID.map { Int(clamping: $0) }, flow: s.flow, impi: s.impi ?? "",
+                       userAgent: s.userAgent, registeredAt: s.registeredAt)
+    }
+}

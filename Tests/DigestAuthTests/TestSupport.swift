@@ -1,0 +1,43 @@
+@testable import DigestAuth
+
+/// Deterministic generator for tests (SplitMix64).
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+let testSecret: [UInt8] = Array("0123456789abcdef0123456789abcdef".utf8)
+
+func parseError(_ text: String, limits: AuthParseLimits = .default) -> AuthParseError? {
+    do {
+        _ = try AuthHeaderValue.parse(text, limits: limits)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+func credentialsError(_ text: String) -> AuthParseError? {
+    do {
+        _ = try DigestCredentials.parse(text)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+func challengeError(_ text: String) -> AuthParseError? {
+    do {
+        _ = try DigestChallenge.parse(text)
+        return nil
+    } catch {
+        return error
+    }
+}
