@@ -8,12 +8,30 @@ public struct AuthInfo: Sendable, Hashable {
     public var ha1MD5: String
     /// Lower-case hex SHA-256(impi:realm:password), when provisioned with a password.
     public var ha1SHA256: String?
+    /// HA1s over the user part alone (`6505550001:realm:password`), for softphones whose "auth name"
+    /// was left empty and that authenticate with the bare user name. Only for home-domain IMPIs
+    /// provisioned with a password.
+    public var userPartHA1MD5: String?
+    public var userPartHA1SHA256: String?
 
-    public init(impi: String, realm: String, ha1MD5: String, ha1SHA256: String?) {
+    public init(impi: String, realm: String, ha1MD5: String, ha1SHA256: String?,
+                userPartHA1MD5: String? = nil, userPartHA1SHA256: String? = nil) {
         self.impi = impi
         self.realm = realm
         self.ha1MD5 = ha1MD5
         self.ha1SHA256 = ha1SHA256
+        self.userPartHA1MD5 = userPartHA1MD5
+        self.userPartHA1SHA256 = userPartHA1SHA256
+    }
+
+    /// The stored HA1 that matches the user name the client authenticated with.
+    public func ha1(sha256: Bool, bareUserName: Bool) -> String? {
+        switch (sha256, bareUserName) {
+        case (false, false): ha1MD5
+        case (true, false): ha1SHA256
+        case (false, true): userPartHA1MD5
+        case (true, true): userPartHA1SHA256
+        }
     }
 }
 

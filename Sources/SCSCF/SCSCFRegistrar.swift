@@ -72,16 +72,15 @@ public final class SCSCFRegistrar {
         guard let set, let impi, let auth = directory.authInfo(impi: impi) else {
             return .respond(reply(request, 403, "Forbidden"))
         }
-        let storedHA1: String
-        switch credentials.algorithm?.hashFunction {
-        case .sha256?:
-            guard let sha = auth.ha1SHA256 else {
+        // The HA1 must be over the user name exactly as the client sent it (with or without domain).
+        let bare = !credentials.username.contains("@")
+        let sha256 = credentials.algorithm?.hashFunction == .sha256
+        guard let storedHA1 = auth.ha1(sha256: sha256, bareUserName: bare) else {
+            if sha256, auth.ha1(sha256: false, bareUserName: bare) != nil {
                 // No SHA-256 credential provisioned (e.g. imported as an MD5 HA1): ask again with MD5 only.
                 return .respond(challenge(request, stale: false, now: now, algorithms: [.md5]))
             }
-            storedHA1 = sha
-        default:
-            storedHA1 = auth.ha1MD5
+            return .respond(reply(request, 403, "Forbidden"))
         }
         switch authenticator.authenticate(credentials, method: request.method.rawValue, storedHA1: storedHA1,
                                           realm: realm, body: request.body, now: UInt64(max(0, now))) {
