@@ -242,18 +242,19 @@ public struct Registrar: Sendable {
                     let updated = makeBinding(contact, key: key, request: request, expires: expires, now: now,
                                               registeredAt: existing.registeredAt)
                     current[index] = updated
-                    let event: RegistrationChange.Event = updated.expiresAt < existing.expiresAt ? .shortened : .refreshed
-                    // A binding that now points at another contact (an instance moved) is reported as a new contact;
-                    // the same URI written differently (host case, escaping) is not (§19.1.4).
+                    // RFC 3680 §5.2: a REGISTER that adds a contact is `registered`, one that renews it is
+                    // `refreshed` (even to a shorter time: `shortened` is for the registrar's own cuts).
+                    // A binding that now points at another contact (an instance moved) counts as newly registered;
+                    // the same URI written differently (host case, escaping) does not (§19.1.4).
                     let moved = !Self.equivalentURIs(existing.contactURI, updated.contactURI)
-                    change.changes.append((moved ? .created : event, updated))
+                    change.changes.append((moved ? .registered : .refreshed, updated))
                 }
             } else if expires > 0 {
                 // RFC 5626 §6: bindings of the same instance with different reg-ids are different flows and coexist;
                 // the same instance and reg-id is the same binding (found above).
                 let binding = makeBinding(contact, key: key, request: request, expires: expires, now: now, registeredAt: now)
                 current.append(binding)
-                change.changes.append((.created, binding))
+                change.changes.append((.registered, binding))
             }
             touched.insert(key)
         }

@@ -1,69 +1,86 @@
 """Real softphone drivers for the interop suite: baresip, linphonec and pjsua2.
 
-Each driver starts a real client process on 127.0.0.1 with an explicit outbound proxy
-(sip:127.0.0.1:<proxy_port>) and drives it through its own control channel:
+Each driver starts a real client process bound to 127.0.0.1 with an explicit outbound proxy
+sip:127.0.0.1:<proxy_port>;transport=<t> (proxy_port is the proxy's port *for that transport*,
+e.g. 5061 for TLS); domains only appear in identities and are never resolved. Control channels:
 
-    Baresip    baresip 1.0.0, `ctrl_tcp` module (netstring JSON commands + events), SIP trace (-s) on stdout
-    Linphonec  linphonec 5.1 (liblinphone), commands written to its stdin, its stdout (-d 6 logs) parsed
-    Pjsua2     PJSIP 2.15 (PyPI pjsua2-python) in a subprocess running this file as an agent
+    Baresip    baresip 1.0.0: `ctrl_tcp` module (netstring JSON commands + events) and the SIP
+               trace (-s) on stdout
+    Linphonec  linphonec 5.1 (liblinphone): commands on its stdin, its stdout (-d 6 logs) parsed
+    Pjsua2     PJSIP 2.15 (PyPI pjsua2-python) in an agent subprocess running this very file
                (`python3 softphones.py --pjsua2-agent CONFIG_JSON`), JSON lines over stdin/stdout
 
-API (see SoftPhone): start, register -> RegResult, unregister, call, wait_call_state, hangup,
-send_message, wait_message, received_audio_wav, log, stop; tone_frequency(wav) for the 440 Hz check.
-Every wait is bounded; stop() always kills the process group it started (by pid) and an atexit
-hook stops phones a test forgot. Every client auto-answers incoming calls and sends a 440 Hz tone.
+API (class SoftPhone): start, register -> RegResult(ok, status, expires, detail), unregister,
+call, wait_call_state("ringing"|"established"|"closed"), hangup, send_message, wait_message,
+received_messages, received_audio_wav, log, stop; module level tone_frequency(wav).
+Every wait is bounded. stop() unregisters (if registered), asks the client to quit, then kills
+the process group it started (by pid); an atexit hook stops phones a test forgot. Each driver
+writes only under its workdir (the caller removes it). All clients auto-answer incoming calls
+(180 then 200) and send a 440 Hz tone as their audio.
 
-What each client supports here
-------------------------------
-                      baresip                 linphonec                 pjsua2
-  registration expiry from the 200 OK trace   from the 200 OK trace    onRegState expiration
-  UDP / TCP / TLS     yes / yes / yes(*)      yes / yes / yes(*)        yes / yes / yes(*)
-  received audio WAV  sndfile module (8 kHz)  `record` file (8-48 kHz)  AudioMediaRecorder (16 kHz)
-  sent audio          ausine 440 Hz           440 Hz WAV via `play`     440 Hz WAV player
-  MESSAGE send/recv   yes (contact module)    yes (`chat`)              yes (Buddy)
-  (*) TLS: the clients do not verify the server certificate (test setup); the granted expiry is
-      the Contact ;expires of the binding matching our own host:port in the 200 OK (or Expires).
+What each client supports (validated against Kamailio 5.6, test_softphones_kamailio.py)
+------------------------------------------------------------------------------------
+                      baresip                  linphonec                  pjsua2
+  granted expiry      200 OK in the SIP trace  200 OK in liblinphone log  onRegState expiration
+  wrong password      REGISTER_FAIL + status   RegistrationFailed+status  onRegState code
+  auth_user (IMPI)    auth_user= param         [auth_info] userid         AuthCredInfo username
+  UDP / TCP / TLS     yes / yes / yes          yes / yes / yes            yes / yes / yes
+  audio sent          ausine 440 Hz            440 Hz WAV (`play`)        440 Hz WAV player
+  received audio WAV  sndfile module, 8 kHz    `record` file, 16 kHz      AudioMediaRecorder, 16 kHz
+  MESSAGE send/recv   yes / yes (from trace)   yes / yes                  yes / yes
+TLS: no client verifies the server certificate. baresip also listens TLS on local_port+1 with a
+self-signed certificate (made with openssl), since a proxy may connect back to its Contact.
+The granted expiry is the ;expires of *our* Contact in the 2xx (matched by +sip.instance, then
+by the URI we sent, then by host:port), else the Expires header.
 
-Quirks found while validating against Kamailio 5.6 (Debian 12)
---------------------------------------------------------------
+Quirks found while validating (Debian 12 packages)
+--------------------------------------------------
 baresip 1.0.0
-  - No "register"/"message <uri>" command: register() = `uadel` + `uanew <account;regint=N>`, the
-    UA created at start has regint=0 (so calls work unregistered); unregister() = `uadel` (the
-    destructor sends REGISTER Expires 0) + `uanew` with regint=0 again.
-  - `/message` only sends to the *current contact* of the contact module: send_message() rewrites
+  - There is no "register" command: the UA created at start has regint=0 (calls and MESSAGE work
+    unregistered); register() = `uadel` + `uanew <account>;regint=<expires>`; unregister() =
+    `uadel` (the UA destructor sends REGISTER Expires 0) + `uanew` with regint=0 again.
+  - `/message` sends only to the contact module's *current contact*: send_message() rewrites
     the contacts file, then `rmmod contact` + `insmod contact` (module_init re-reads it).
+  - A received MESSAGE is answered 200 but neither printed nor sent as a ctrl_tcp event: it is
+    taken from the SIP trace. With answermode=auto there is no CALL_INCOMING event either (the
+    callee goes straight to CALL_ESTABLISHED); a remote BYE closes with "Connection reset by peer".
   - sip_listen binds UDP+TCP on the port and TLS on port+1: keep two baresips >= 2 ports apart.
     The ctrl_tcp port is a free ephemeral port chosen at start.
   - ausine needs 48 kHz stereo (ausrc_srate 48000, ausrc_channels 2); audio_player alsa,null.
-  - sndfile writes dump-<local>=><peer>-dec.wav (received) / -enc.wav (sent) per call; the WAV
-    header is only complete once the call is closed.
-  - REGISTER_FAIL is reported once per attempt; baresip keeps retrying a failed registration in
-    the background until the UA is deleted (stop() / the next register()).
+  - sndfile writes snd/dump-<timestamp>-dec.wav (received) and -enc.wav (sent) per call, 1 s
+    resolution in the name; the WAV header is complete only once the call is closed
+    (received_audio_wav waits for it).
+  - A failed registration is retried by baresip in the background until the UA is deleted.
 linphonec 5.1
-  - Create $HOME/.local/share/linphone (HOME is a per-instance temp dir), `soundcard use files`
-    before calls; put an IP in reg_proxy/reg_route (a domain there triggers DNS).
-  - Without `[sip] auto_net_state_mon=0` liblinphone declares the network DOWN a few seconds
-    after start in a namespace without a default route and silently drops the registration.
-  - Kamailio grants GRUUs; liblinphone then uses its pub-gruu (sip:user@example.com;gr=...) as
-    dialog Contact, which a proxy without GRUU routing cannot reach (in-dialog BYE/ACK fail).
-    We advertise `Supported: replaces` only (`[sip] supported=replaces`), so no GRUU.
-  - linphonec rewrites its rc on exit (e.g. reg_sendregister=1 after `register`): the driver
-    writes a fresh rc at every start. `register`/`unregister` without arguments (re)enable /
-    disable the default proxy; the rc starts with reg_sendregister=0.
-  - The status lines printed to the terminal are sparse: the driver parses liblinphone's log
-    lines ("Account ... moving from state [..] to [LinphoneRegistrationOk]", "CallSession ...
-    moving from state X to Y", "Register refresher [401]").
-  - Only one `linphonecsh` daemon per uid: every instance is driven through its own stdin pipe.
+  - HOME is a per-instance dir with .local/share/linphone created; `soundcard use files` before
+    calls; reg_proxy/reg_route hold the IP (a domain there triggers DNS).
+  - `[sip] auto_net_state_mon=0` is required: otherwise liblinphone declares the network DOWN a
+    few seconds after start (no default route in the namespace) and drops the registration.
+  - Kamailio grants GRUUs and liblinphone then uses its pub-gruu (sip:user@domain;gr=...) as
+    dialog Contact, which a proxy without GRUU routing cannot reach (in-dialog requests fail):
+    the rc sets `[sip] supported=replaces` (no gruu, no outbound).
+  - sip_tcp_port=-1 means a *random* port, 0 disables a transport. Over TCP/TLS the Contact
+    carries the connection's ephemeral local port, not the listening port.
+  - The rc is rewritten by linphonec on exit (reg_sendregister=1 after `register`, passwd turned
+    into ha1...): the driver writes a fresh rc at every start, with reg_sendregister=0.
+    `register`/`unregister` without arguments enable/disable the default proxy; after a *failed*
+    registration `register` sends nothing, so register() restarts the process first.
+  - `chat <uri> "text"` sends the quotes literally: the driver sends `chat <uri> text`.
+  - The prompt has no newline; the terminal shows few status lines, so the driver parses
+    liblinphone's log ("Account ... moving from state [..] to [LinphoneRegistrationOk]",
+    "Register refresher [401]", "CallSession ... moving from state X to Y", "Message received
+    from <uri>: text"). Only one `linphonecsh` daemon per uid, hence stdin pipes.
 pjsua2 2.15
-  - threadCnt=0 + mainThreadOnly=True, polled with libHandleEvents(); setNullDev(); every Call /
-    player / recorder object is dropped before libDestroy() or it aborts. One agent subprocess
-    per UA, so a crash does not take down pytest.
-  - The REGISTER is sent to registrarUri sip:<domain> through the outbound proxy route
-    (sip:127.0.0.1:<port>;lr), so the domain is never resolved.
-Kamailio reference config
+  - threadCnt=0 + mainThreadOnly=True, polled with libHandleEvents(); setNullDev(); the agent
+    drops every Call, player and recorder before libDestroy() (else it aborts). One agent per UA.
+  - The REGISTER goes to registrarUri sip:<domain> via the proxy route (sip:127.0.0.1:<port>;lr).
+  - The received WAV is reported once the call is over and its recorder destroyed (that
+    completes the header); received_audio_wav waits for it.
+Kamailio reference (kamailio_fixture.py)
   - Only REGISTER is challenged (INVITE/MESSAGE pass unauthenticated); usrloc keys on the user
-    part only; max_expires is lowered to 300 in the test copy so the granted expiry differs from
-    a 600 s request (as cw-aio caps at 300).
+    part; the test copy lowers max_expires to 300 (cw-aio's cap) so a 600 s request shows the
+    granted value; stale bindings of a stopped client would be forked to, so the fixture flushes
+    the location table between tests.
 """
 from __future__ import annotations
 
@@ -87,8 +104,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-__all__ = ["RegResult", "SoftPhone", "Baresip", "Linphonec", "Pjsua2", "tone_frequency",
-           "write_tone_wav", "client_available", "CLIENTS"]
+__all__ = ["RegResult", "SoftPhone", "Baresip", "Linphonec", "Pjsua2", "CLIENTS", "tone_frequency",
+           "write_tone_wav", "client_available"]
 
 TRANSPORTS = ("udp", "tcp", "tls")
 CALL_STATES = ("ringing", "established", "closed")
@@ -127,8 +144,6 @@ def write_tone_wav(path: str, freq: float = 440.0, seconds: float = 30.0, rate: 
     """A mono 16-bit PCM sine WAV (standard library only)."""
     n = int(seconds * rate)
     period = rate / freq
-    # build one second and repeat it when the frequency divides the rate (440 Hz at 8 kHz: no),
-    # otherwise generate sample by sample (fast enough: 240k samples)
     frames = bytearray()
     amp = int(32767 * amplitude)
     pack = struct.Struct("<h").pack
@@ -143,7 +158,8 @@ def write_tone_wav(path: str, freq: float = 440.0, seconds: float = 30.0, rate: 
 
 
 def wav_complete(path: str) -> bool:
-    """True when the RIFF size in a WAV header matches the file (the writer closed it)."""
+    """True when the RIFF size in a WAV header was filled in for this file size (writers update
+    it when they close the file; mediastreamer's is off by the 44-byte header, hence the slack)."""
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
@@ -152,7 +168,8 @@ def wav_complete(path: str) -> bool:
         return False
     if len(head) < 12 or head[:4] != b"RIFF" or size <= 44:
         return False
-    return struct.unpack("<I", head[4:8])[0] == size - 8
+    riff = struct.unpack("<I", head[4:8])[0]
+    return riff not in (0, 0xFFFFFFFF) and abs(riff - (size - 8)) <= 64
 
 
 def wait_wav(path_fn: Callable[[], Optional[str]], timeout: float = 5.0) -> Optional[str]:
@@ -461,12 +478,9 @@ class SoftPhone:
                 if v:
                     return v
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.proc is not None and self.proc.poll() is not None and not self._alive_extra()):
+                if left <= 0 or (self.proc is not None and self.proc.poll() is not None):
                     return pred() or None
                 self._cv.wait(min(left, 0.2))
-
-    def _alive_extra(self) -> bool:
-        return False
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -609,13 +623,21 @@ class SoftPhone:
         pass
 
     def stop(self) -> None:
+        """Unregisters if registered (bounded), asks the client to quit, then kills its process
+        group (by pid) whatever happened. Idempotent."""
         if self.proc is None or self._stopping:
             return
         self._stopping = True
         try:
+            self._shutdown_process(unregister=True)
+        finally:
+            _LIVE.discard(self)
+
+    def _shutdown_process(self, unregister: bool) -> None:
+        try:
             if self.proc.poll() is None:
                 try:
-                    if self.registered:      # leave no stale binding behind (bounded)
+                    if unregister and self.registered:      # leave no stale binding behind
                         self.unregister(timeout=3)
                 except Exception:
                     pass
@@ -631,12 +653,13 @@ class SoftPhone:
             self._kill_group()
             for t in self._threads:
                 t.join(timeout=2)
+            self._threads = []
             if self._log_file:
                 try:
                     self._log_file.close()
                 except OSError:
                     pass
-            _LIVE.discard(self)
+                self._log_file = None
 
     def _kill_group(self) -> None:
         p = self.proc
@@ -686,6 +709,8 @@ class Baresip(SoftPhone):
         self._responses: dict[str, dict] = {}
         self._events: list[dict] = []
         self._token = 0
+        self._trace_in = False            # the current SIP trace block was received
+        self._msg: Optional[dict] = None  # a received MESSAGE being collected from the trace
         self.snd_dir = os.path.join(self.workdir, "snd")
 
     # TLS: baresip listens TLS on sip_listen port + 1
@@ -783,9 +808,6 @@ class Baresip(SoftPhone):
         if r is None:
             raise RuntimeError(f"baresip does not answer ctrl_tcp:\n{self.log()[-3000:]}")
 
-    def _alive_extra(self) -> bool:
-        return False
-
     def _ctrl_reader(self) -> None:
         buf = b""
         sock = self._sock
@@ -851,12 +873,13 @@ class Baresip(SoftPhone):
         clean = line.replace("\x1b[;m", "").replace("\x1b[36;1m", "")
         m = re.match(r"^(UDP|TCP|TLS) (\S+) -> (\S+)$", clean)
         if m:
-            self._trace_in = m.group(3).endswith(f":{self.sip_listen_port}") or m.group(3).endswith(f":{self.local_port}")
+            # everything goes through the proxy: what is not sent to it was received
+            self._trace_in = not m.group(3).endswith(f":{self.proxy_port}")
             self._msg = None
             return
-        st = getattr(self, "_msg", None)
+        st = self._msg
         if st is None:
-            if getattr(self, "_trace_in", False) and clean.startswith("MESSAGE "):
+            if self._trace_in and clean.startswith("MESSAGE "):
                 self._msg = {"head": [clean], "body": None, "len": 0}
             return
         if st["body"] is None:
@@ -1095,6 +1118,11 @@ domain={self.domain}
         if not self._wait(lambda: any(re.search(r"(?i)auto.?answer.*enabled", l) for l in self._lines[mark:]), 20):
             raise RuntimeError(f"linphonec did not start:\n{self.log()[-3000:]}")
 
+    def _restart(self) -> None:
+        self._shutdown_process(unregister=False)
+        self.proc = None
+        self.start()
+
     def _send(self, line: str) -> None:
         self._require_alive()
         try:
@@ -1138,6 +1166,12 @@ domain={self.domain}
             return len(self._reg_events)
 
     def _register(self, timeout: float = 15) -> RegResult:
+        if self.registered:
+            # `register` on a registered default proxy only prints "already registered"
+            self._unregister(timeout=5)
+        elif self._reg_events and self._reg_events[-1][0] == "LinphoneRegistrationFailed":
+            # after a failure `register` (with or without arguments) sends nothing: restart
+            self._restart()
         mark, rmark = self._line_mark(), self._reg_mark()
         with self._cv:
             self._last_refresher = (None, "")
@@ -1323,6 +1357,9 @@ class Pjsua2(SoftPhone):
         self._wait(lambda: self._find_event("bye", 0), 8)
 
 
+CLIENTS = {"baresip": Baresip, "linphonec": Linphonec, "pjsua2": Pjsua2}
+
+
 def _pjsua2_agent(cfg: dict) -> int:
     """One pjsua2 UA driven by JSON lines on stdin; events are printed as '@@EV {json}'."""
     import pjsua2 as pj
@@ -1426,6 +1463,9 @@ def _pjsua2_agent(cfg: dict) -> int:
             op = pj.CallOpParam()
             op.statusCode = 200
             c.answer(op)
+
+        def onInstantMessageStatus(self, prm):
+            emit(ev="msgstatus", code=prm.code, reason=prm.reason, to=prm.toUri)
 
         def onInstantMessage(self, prm):
             emit(ev="msg", **{"from": prm.fromUri, "body": prm.msgBody, "ctype": prm.contentType})

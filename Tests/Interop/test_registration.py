@@ -213,7 +213,7 @@ def test_reg_event_notifies_register_refresh_expire(reg_server):
     cseq = ua.request("REGISTER", "sip:example.com", ["Contact: <sip:other@127.0.0.1:7100>;expires=2"], auth=auth)
     seen = collect_notifies(ua, 6)
     bodies = [n.split(b"\r\n\r\n", 1)[1].decode() for n in seen]
-    assert any('event="created"' in b for b in bodies), bodies
+    assert any('event="registered"' in b for b in bodies), bodies
     assert any('event="expired"' in b for b in bodies), bodies
 
 

@@ -43,13 +43,20 @@ def _available(kind):
     return client_available(kind)
 
 
+def _isolated() -> bool:
+    """Only the loopback interface exists (we run inside `unshare -n`)."""
+    import socket
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
+
+
 @pytest.fixture(scope="module")
 def kamailio():
+    if not _isolated() and os.environ.get("CW_AIO_ALLOW_HOST_NET") != "1":
+        pytest.skip("run inside a private network namespace (unshare -n ...; see the module doc) "
+                    "or set CW_AIO_ALLOW_HOST_NET=1")
     why = kamailio_missing()
     if why:
         pytest.skip(why)
-    if not os.path.exists("/proc/self/ns/net"):
-        pytest.skip("no network namespaces")
     k = Kamailio(KAMAILIO_PORT, users=10, max_expires=300, tls=tls_available())
     k.start()
     yield k
@@ -60,7 +67,7 @@ class Phones:
     def __init__(self, kamailio, base):
         self.kamailio, self.base, self.made = kamailio, base, []
 
-    def __call__(self, kind, user, transport="udp", password=PASSWORD, expires=300):
+    def __call__(self, kind, user, transport="udp", password=PASSWORD, expires=300, auth_user=None):
         ok, why = _available(kind)
         if not ok:
             pytest.skip(why)
@@ -69,7 +76,7 @@ class Phones:
         proxy_port = self.kamailio.tls_port if transport == "tls" else self.kamailio.sip_port
         workdir = os.path.join(self.base, f"{kind}-{user}-{len(self.made)}")
         p = KINDS[kind](workdir, user, password, DOMAIN, proxy_port, next(_ports), transport=transport,
-                        expires=expires)
+                        auth_user=auth_user, expires=expires)
         self.made.append(p)
         p.start()
         return p
@@ -113,13 +120,26 @@ def test_register_reports_granted_expiry_and_unregisters(phones, kamailio, kind,
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_register_wrong_password_fails(phones, kamailio, kind):
     p = phones(kind, EVE, "udp", password="not-the-password")
-    t0 = time.monotonic()
-    r = p.register(timeout=15)
-    assert not r.ok, f"{r}\n{phones.diag()}"
-    assert r.status in (401, 403), f"{r}\n{phones.diag()}"
-    assert r.expires is None
-    assert time.monotonic() - t0 < 10, "a failed registration should be reported promptly"
+    for attempt in range(2):            # a second attempt is reported too (not a stale result)
+        t0 = time.monotonic()
+        r = p.register(timeout=15)
+        assert not r.ok, f"attempt {attempt}: {r}\n{phones.diag()}"
+        assert r.status in (401, 403), f"attempt {attempt}: {r}\n{phones.diag()}"
+        assert r.expires is None
+        assert time.monotonic() - t0 < 10, "a failed registration should be reported promptly"
     assert kamailio.bindings(EVE) == []
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_register_with_auth_user_impi(phones, kamailio, kind):
+    """auth_user reaches the digest username (IMS style IMPI user@domain; Kamailio's provisioned
+    ha1b column = MD5(user@realm:realm:pw) accepts it)."""
+    impi = f"{BOB}@{DOMAIN}"
+    q = phones(kind, BOB, "udp", auth_user=impi)
+    r = q.register()
+    assert r.ok and r.expires == 300, f"{r}\n{phones.diag()}"
+    assert f'username="{impi}"' in q.log(), phones.diag()
+    assert len(kamailio.bindings(BOB)) == 1
 
 
 def _check_tone(phone, diag):
