@@ -5,7 +5,7 @@ ARGS       ?=
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT        := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 BUILD_DEPS := libsqlite3-dev libssl-dev
-TEST_DEPS  := sip-tester sipsak iproute2 python3-pytest
+TEST_DEPS  := sip-tester sipsak iproute2 sqlite3
 FUZZ_SECS  ?= 60
 
 .PHONY: all build release run test unit interop fuzz deps test-deps clean
@@ -22,8 +22,10 @@ endef
 deps:
 	$(call apt_install,$(BUILD_DEPS))
 
+# sipp/sipsak, plus the real softphones (baresip, linphonec, pjsua2 from PyPI) and pytest.
 test-deps: deps
 	$(call apt_install,$(TEST_DEPS))
+	Tests/Interop/install-clients.sh
 
 build: deps
 	$(SWIFT) build

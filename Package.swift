@@ -60,8 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "cw-aio", dependencies: [
-            "IMSCore", "AutoConfig", "SIPTransport", "IMSStore",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "IMSCore", "AutoConfig", "SIPTransport", "IMSStore", "DigestAuth",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),

@@ -248,7 +248,7 @@ public enum ServiceProfileXML {
         }
 
         func matches(_ literal: StaticString) -> Bool {
-            let count = literal.utf8CodeUnitsCount
+            let count = literal.utf8CodeUnitCount
             guard i + count <= bytes.count else { return false }
             return literal.withUTF8Buffer { bytes[i..<(i + count)].elementsEqual($0) }
         }

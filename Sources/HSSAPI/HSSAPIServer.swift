@@ -154,7 +154,7 @@ struct HSSAPIHandlers<Backend: HSSBackend>: Sendable {
     /// `/impi/<impi>/av` and `/impi/<impi>/av/digest`.
     func authVector(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let impi = try Self.pathParameter("impi", context)
-        let impu = try QueryParameters(request.uri).nonEmpty("impu")
+        let impu = try QueryParameters(request.uri.query).nonEmpty("impu")
         let digest = try await call { try await backend.digest(impi: impi, impu: impu) }
         guard let digest else { throw Self.noDigest(impi: impi, impu: impu) }
         return HSSAPIServer.json("{\"digest\":{\"ha1\":\(JSONText.string(digest.ha1)),"
@@ -164,7 +164,7 @@ struct HSSAPIHandlers<Backend: HSSBackend>: Sendable {
     /// `/impi/<impi>/digest`.
     func digest(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let impi = try Self.pathParameter("impi", context)
-        let impu = try QueryParameters(request.uri).nonEmpty("public_id")
+        let impu = try QueryParameters(request.uri.query).nonEmpty("public_id")
         let digest = try await call { try await backend.digest(impi: impi, impu: impu) }
         guard let digest else { throw Self.noDigest(impi: impi, impu: impu) }
         return HSSAPIServer.json("{\"digest_ha1\":\(JSONText.string(digest.ha1))}")
@@ -172,7 +172,7 @@ struct HSSAPIHandlers<Backend: HSSBackend>: Sendable {
 
     func getRegData(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let impu = try Self.pathParameter("impu", context)
-        _ = try QueryParameters(request.uri)  // malformed query → 400 like every other route
+        _ = try QueryParameters(request.uri.query)  // malformed query → 400 like every other route
         let data = try await call { try await backend.registrationData(impu: impu) }
         guard let data else { throw HSSAPIError.notFound("Public identity \(impu) not found") }
         return Self.xml(data)
@@ -180,7 +180,7 @@ struct HSSAPIHandlers<Backend: HSSBackend>: Sendable {
 
     func putRegData(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let impu = try Self.pathParameter("impu", context)
-        let privateID = try QueryParameters(request.uri).nonEmpty("private_id")
+        let privateID = try QueryParameters(request.uri.query).nonEmpty("private_id")
         let body = try await request.body.collect(upTo: HSSAPIServer.maxBodySize)
         let registration = try Self.decodeRegistrationRequest(body)
         let data = try await call {
@@ -298,8 +298,8 @@ struct HSSErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 struct QueryParameters {
     private var pairs: [(name: String, value: String)] = []
 
-    init(_ uri: URI) throws {
-        guard let query = uri.query, !query.isEmpty else { return }
+    init(_ query: String?) throws {
+        guard let query, !query.isEmpty else { return }
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             let name: Substring
             let value: Substring

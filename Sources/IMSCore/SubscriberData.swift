@@ -12,7 +12,8 @@ enum SubscriberData {
         var sets: [Int64: RegistrationSet] = [:]
         sets.reserveCapacity(records.count)
         for r in records {
-            auth.append(AuthInfo(impi: r.impi, realm: r.realm, ha1MD5: r.ha1MD5, ha1SHA256: r.ha1SHA256))
+            auth.append(AuthInfo(impi: r.impi, realm: r.realm, ha1MD5: r.ha1MD5, ha1SHA256: r.ha1SHA256,
+                                 userPartHA1MD5: r.userPartHA1MD5, userPartHA1SHA256: r.userPartHA1SHA256))
             for irs in r.implicitRegistrationSets {
                 if sets[irs.id] != nil {
                     sets[irs.id]!.privateIdentities.append(r.impi)

@@ -3,7 +3,9 @@ import GRDB
 
 extension IMSStore {
     /// Caller-supplied digest HA1 computation: `(impi, realm, password) -> lower-case hex HA1s`.
-    public typealias HA1Hashing = (_ impi: String, _ realm: String, _ password: String) -> (md5: String, sha256: String)
+    /// The HA1s for `impi:realm:password`, and (when the IMPI is in the home domain) over the bare user part.
+    public typealias HA1Hashing = (_ impi: String, _ realm: String, _ password: String)
+        -> (md5: String, sha256: String, userMD5: String?, userSHA256: String?)
 
     /// Imports a Clearwater bulk-provisioning CSV: one subscriber row per line,
     /// `<public id>,<private id>,<realm>,<password>`. An optional header line, `#` comment lines, blank
@@ -11,23 +13,30 @@ extension IMSStore {
     /// realm means `homeDomain`. Rows sharing a private id put their public ids, in file order, into
     /// that private id's one implicit registration set (they must agree on realm and password).
     ///
-    /// Everything is validated before anything is written, and the write is one transaction: any bad
-    /// row, a public or private id appearing twice, or one that already exists refuses the whole file
-    /// with an error naming `path:line`. Passwords are not stored, only the HA1s from `hashing`.
+    /// The whole file is parsed and validated before the database is touched, then written in one
+    /// transaction (prepared statements) that is rolled back if an id already exists: a bad row, a
+    /// public or private id appearing twice, or one already provisioned refuses the whole file with an
+    /// error naming `path:line`, and nothing is written. Passwords are not stored, only the HA1s from
+    /// `hashing` (called once per private id, before the transaction).
     /// One ``StoreChange/Kind/bulk`` change-feed entry (key `path`) records the import.
     @discardableResult
     public func importCSV(path: String, homeDomain: String, hashing: HA1Hashing) async throws(StoreError)
         -> ImportSummary
     {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .importFailed(location: path, reason: "cannot read the file: no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw .importFailed(location: path, reason: "cannot read the file: it is a directory")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw .importFailed(location: path, reason: "cannot read the file: \(Self.reason(error))")
         }
-        let t0 = ContinuousClock.now
         let plan = try CSVImport.plan(data: data, name: path, homeDomain: homeDomain)
-        let t1 = ContinuousClock.now
 
         // Hash once per private id, outside the transaction.
         var subscribers: [CSVImport.Subscriber] = []
@@ -39,35 +48,41 @@ extension IMSStore {
             }
             subscriber.ha1MD5 = md5
             subscriber.ha1SHA256 = sha256
+            subscriber.userMD5 = ha1.userMD5.flatMap { Validate.hex($0, length: 32) }
+            subscriber.userSHA256 = ha1.userSHA256.flatMap { Validate.hex($0, length: 64) }
             subscriber.password = ""
             subscribers.append(subscriber)
         }
-        let rows = plan.reduce(0) { $0 + $1.publicIdentities.count }
-        let summary = ImportSummary(subscribers: subscribers.count, publicIdentities: rows, rows: rows)
+        let summary = ImportSummary(subscribers: subscribers.count,
+                                    publicIdentities: plan.reduce(0) { $0 + $1.publicIdentities.count })
 
         let finalSubscribers = subscribers
-        let t2 = ContinuousClock.now
-        defer { print("PROFILE parse \(t1 - t0) hash \(t2 - t1) write \(ContinuousClock.now - t2)") }
         try await write { db in
-            for subscriber in finalSubscribers {
-                for (impu, line) in subscriber.publicIdentities where try SQL.publicIdentityExists(db, impu) {
-                    throw StoreError.importFailed(location: "\(path):\(line)", reason: "subscriber \(impu) already exists")
-                }
-                if try SQL.privateIdentityExists(db, subscriber.impi) {
-                    throw StoreError.importFailed(location: "\(path):\(subscriber.line)",
-                                                  reason: "private id \(subscriber.impi) already exists")
+            // Duplicates against the database surface as primary-key violations of the inserts (one
+            // statement per row instead of an extra lookup); the error names the row and the
+            // transaction rolls back.
+            func insert(line: Int, _ body: () throws -> Void, exists: String) throws {
+                do {
+                    try body()
+                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                    throw StoreError.importFailed(location: "\(path):\(line)", reason: exists)
                 }
             }
             let now = Self.now()
-            for subscriber in finalSubscribers {
-                try SQL.insertPrivateIdentity(db, impi: subscriber.impi, realm: subscriber.realm,
-                                              ha1MD5: subscriber.ha1MD5, ha1SHA256: subscriber.ha1SHA256,
-                                              plaintext: nil, now: now)
-                let irsID = try SQL.insertImplicitRegistrationSet(db, ifcXML: nil, now: now)
-                for (position, identity) in subscriber.publicIdentities.enumerated() {
-                    try SQL.insertPublicIdentity(db, impu: identity.impu, irsID: irsID, position: position, now: now)
+            let inserter = try SubscriberInserter(db)
+            for s in finalSubscribers {
+                try insert(line: s.line, {
+                    try inserter.privateIdentity(impi: s.impi, realm: s.realm, ha1MD5: s.ha1MD5,
+                                                 ha1SHA256: s.ha1SHA256, plaintext: nil, now: now,
+                                                 userPartHA1MD5: s.userMD5, userPartHA1SHA256: s.userSHA256)
+                }, exists: "private id \(s.impi) already exists")
+                let irsID = try inserter.implicitRegistrationSet(ifcXML: nil, now: now)
+                for (position, identity) in s.publicIdentities.enumerated() {
+                    try insert(line: identity.line, {
+                        try inserter.publicIdentity(impu: identity.impu, irsID: irsID, position: position, now: now)
+                    }, exists: "subscriber \(identity.impu) already exists")
                 }
-                try SQL.link(db, impi: subscriber.impi, irsID: irsID)
+                try inserter.link(impi: s.impi, irsID: irsID)
             }
             try SQL.appendChange(db, .bulk, key: path, now: now)
         }
@@ -86,6 +101,8 @@ enum CSVImport {
         var publicIdentities: [(impu: String, line: Int)]
         var ha1MD5 = ""
         var ha1SHA256 = ""
+        var userMD5: String?
+        var userSHA256: String?
     }
 
     /// Parses and validates the whole file; returns the subscribers in file order.
@@ -96,9 +113,12 @@ enum CSVImport {
             throw .importFailed(location: name, reason: "the file is not UTF-8 text")
         }
 
+        // Roughly one row per 60 bytes: reserve so the tables do not rehash while growing.
+        let expectedRows = bytes.count / 60 + 16
         var subscribers: [Subscriber] = []
-        var subscriberIndex: [String: Int] = [:]
-        var publicIdentityLine: [String: Int] = [:]
+        subscribers.reserveCapacity(expectedRows)
+        var subscriberIndex: [String: Int] = Dictionary(minimumCapacity: expectedRows)
+        var publicIdentityLine: [String: Int] = Dictionary(minimumCapacity: expectedRows)
         var sawData = false
         var lineNumber = 0
         var lineStart = 0

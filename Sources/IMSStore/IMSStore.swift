@@ -60,8 +60,9 @@ public final class IMSStore: Sendable {
                 // committed, a second pass finds the migration applied and has nothing to do.
                 try migrator.migrate(pool)
             }
-            if let numberPool {
-                try pool.write { db in try Numbers.seedIfNeeded(db, range: numberPool, now: Self.now()) }
+            // Checked in a read first: an open that has nothing to seed takes no write lock.
+            if let numberPool, try pool.read({ try Numbers.needsSeeding($0, range: numberPool) }) {
+                try pool.write { db in try Numbers.seedIfNeeded(db, range: numberPool) }
             }
         } catch {
             try? pool.close()

@@ -11,6 +11,9 @@ public struct NewSubscriber: Sendable, Hashable {
     public var ha1SHA256: String?
     /// The plaintext password. Leave nil for digest-only subscribers; kept only for AKA later.
     public var plaintextPassword: String?
+    /// HA1s over the user part of the IMPI alone, for clients that authenticate with the bare user name.
+    public var userPartHA1MD5: String?
+    public var userPartHA1SHA256: String?
     /// The public identities, in order; the first is the default public identity of the set.
     /// `sip:user@host`, `sips:user@host` or `tel:+digits`; scheme and host are stored lower-cased.
     public var publicIdentities: [String]
@@ -19,12 +22,15 @@ public struct NewSubscriber: Sendable, Hashable {
     public var ifcXML: String?
 
     public init(impi: String, realm: String, ha1MD5: String, ha1SHA256: String? = nil,
-                plaintextPassword: String? = nil, publicIdentities: [String], ifcXML: String? = nil) {
+                plaintextPassword: String? = nil, publicIdentities: [String], ifcXML: String? = nil,
+                userPartHA1MD5: String? = nil, userPartHA1SHA256: String? = nil) {
         self.impi = impi
         self.realm = realm
         self.ha1MD5 = ha1MD5
         self.ha1SHA256 = ha1SHA256
         self.plaintextPassword = plaintextPassword
+        self.userPartHA1MD5 = userPartHA1MD5
+        self.userPartHA1SHA256 = userPartHA1SHA256
         self.publicIdentities = publicIdentities
         self.ifcXML = ifcXML
     }
@@ -74,6 +80,9 @@ public struct SubscriberRecord: Sendable, Hashable {
     public var ha1MD5: String
     public var ha1SHA256: String?
     public var plaintextPassword: String?
+    /// HA1s over the user part alone (see ``NewSubscriber/userPartHA1MD5``).
+    public var userPartHA1MD5: String? = nil
+    public var userPartHA1SHA256: String? = nil
     /// Ordered by set id (creation order).
     public var implicitRegistrationSets: [ImplicitRegistrationSet]
     /// Unix seconds.
@@ -204,14 +213,11 @@ public struct NumberPoolRange: Sendable, Hashable {
 public struct ImportSummary: Sendable, Hashable {
     /// Distinct private identities (subscribers) added.
     public var subscribers: Int
-    /// Public identities added.
+    /// Public identities added (one per data row).
     public var publicIdentities: Int
-    /// Data rows read (excluding header, comments and blank lines).
-    public var rows: Int
 
-    public init(subscribers: Int, publicIdentities: Int, rows: Int) {
+    public init(subscribers: Int, publicIdentities: Int) {
         self.subscribers = subscribers
         self.publicIdentities = publicIdentities
-        self.rows = rows
     }
 }

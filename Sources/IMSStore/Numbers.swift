@@ -84,15 +84,20 @@ enum Numbers {
 
     /// Seeds `range` unless exactly that range was seeded before (so a changed `number_pool_*`
     /// configuration adds its new numbers once, and an unchanged one costs one lookup per open).
-    static func seedIfNeeded(_ db: Database, range: NumberPoolRange, now: Int64) throws {
+    static func seedIfNeeded(_ db: Database, range: NumberPoolRange) throws {
         try validate(range)
-        let marker = "\(range.start)+\(range.count)"
-        let seeded = try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [seededKey])
-        if seeded == marker { return }
+        guard try needsSeeding(db, range: range) else { return }
         try seed(db, range: range)
         try db.execute(sql: "INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)",
-                       arguments: [seededKey, marker])
+                       arguments: [seededKey, marker(range)])
     }
+
+    static func needsSeeding(_ db: Database, range: NumberPoolRange) throws -> Bool {
+        try String.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = ?", arguments: [seededKey])
+            != marker(range)
+    }
+
+    private static func marker(_ range: NumberPoolRange) -> String { "\(range.start)+\(range.count)" }
 
     @discardableResult
     static func seed(_ db: Database, range: NumberPoolRange) throws -> Int {

@@ -16,13 +16,15 @@ extension IMSStore {
                 throw StoreError.privateIdentityExists(s.impi)
             }
             let now = Self.now()
-            try SQL.insertPrivateIdentity(db, impi: s.impi, realm: s.realm, ha1MD5: s.ha1MD5,
-                                          ha1SHA256: s.ha1SHA256, plaintext: s.plaintextPassword, now: now)
-            let irsID = try SQL.insertImplicitRegistrationSet(db, ifcXML: s.ifcXML, now: now)
+            let insert = try SubscriberInserter(db)
+            try insert.privateIdentity(impi: s.impi, realm: s.realm, ha1MD5: s.ha1MD5, ha1SHA256: s.ha1SHA256,
+                                       plaintext: s.plaintextPassword, now: now,
+                                       userPartHA1MD5: s.userPartHA1MD5, userPartHA1SHA256: s.userPartHA1SHA256)
+            let irsID = try insert.implicitRegistrationSet(ifcXML: s.ifcXML, now: now)
             for (position, impu) in s.publicIdentities.enumerated() {
-                try SQL.insertPublicIdentity(db, impu: impu, irsID: irsID, position: position, now: now)
+                try insert.publicIdentity(impu: impu, irsID: irsID, position: position, now: now)
             }
-            try SQL.link(db, impi: s.impi, irsID: irsID)
+            try insert.link(impi: s.impi, irsID: irsID)
             try SQL.appendChange(db, .subscriberAdded, key: s.impi, now: now)
         }
     }
@@ -40,19 +42,19 @@ extension IMSStore {
             guard try SQL.privateIdentityExists(db, impi) else { throw StoreError.privateIdentityNotFound(impi) }
             if try SQL.publicIdentityExists(db, canonical) { throw StoreError.publicIdentityExists(canonical) }
             let now = Self.now()
+            let insert = try SubscriberInserter(db)
             let irsID: Int64
             if let existing = try Int64.fetchOne(
                 db, sql: "SELECT MIN(irs_id) FROM private_identity_irs WHERE impi = ?", arguments: [impi]) {
                 irsID = existing
             } else {
-                irsID = try SQL.insertImplicitRegistrationSet(db, ifcXML: nil, now: now)
-                try SQL.link(db, impi: impi, irsID: irsID)
+                irsID = try insert.implicitRegistrationSet(ifcXML: nil, now: now)
+                try insert.link(impi: impi, irsID: irsID)
             }
             let position = try Int.fetchOne(
                 db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM public_identity WHERE irs_id = ?",
                 arguments: [irsID]) ?? 0
-            try SQL.insertPublicIdentity(db, impu: canonical, irsID: irsID, position: position,
-                                         barred: barred, now: now)
+            try insert.publicIdentity(impu: canonical, irsID: irsID, position: position, barred: barred, now: now)
             for linked in try SQL.privateIdentities(db, irsID: irsID) {
                 try SQL.appendChange(db, .subscriberChanged, key: linked, now: now)
             }
@@ -64,17 +66,21 @@ extension IMSStore {
 
     /// Replaces a subscriber's digest credentials.
     public func setCredentials(impi: String, realm: String, ha1MD5: String, ha1SHA256: String?,
-                               plaintext: String?) async throws(StoreError) {
+                               plaintext: String?, userPartHA1MD5: String? = nil,
+                               userPartHA1SHA256: String? = nil) async throws(StoreError) {
+        let userMD5 = try Self.optionalHex(userPartHA1MD5, length: 32)
+        let userSHA = try Self.optionalHex(userPartHA1SHA256, length: 64)
         let credentials = try Self.validatedCredentials(realm: realm, ha1MD5: ha1MD5, ha1SHA256: ha1SHA256,
                                                          plaintext: plaintext)
         try await write { db in
             let now = Self.now()
             try db.execute(sql: """
                 UPDATE private_identity
-                SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, plaintext_password = ?, updated_at = ?
+                SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, plaintext_password = ?, updated_at = ?,
+                    ha1_md5_user = ?, ha1_sha256_user = ?
                 WHERE impi = ?
                 """, arguments: [credentials.realm, credentials.ha1MD5, credentials.ha1SHA256,
-                                 credentials.plaintext, now, impi])
+                                 credentials.plaintext, now, userMD5, userSHA, impi])
             guard db.changesCount > 0 else { throw StoreError.privateIdentityNotFound(impi) }
             try SQL.appendChange(db, .credentialsChanged, key: impi, now: now)
         }
@@ -222,13 +228,16 @@ extension IMSStore {
 
         var records: [SubscriberRecord] = []
         let identities = try Row.fetchCursor(db, sql: """
-            SELECT impi, realm, ha1_md5, ha1_sha256, plaintext_password, created_at, updated_at
+            SELECT impi, realm, ha1_md5, ha1_sha256, plaintext_password, created_at, updated_at,
+                   ha1_md5_user, ha1_sha256_user
             FROM private_identity \(filter)
             """, arguments: arguments)
         while let row = try identities.next() {
             records.append(SubscriberRecord(
                 impi: row[0], realm: row[1], ha1MD5: row[2], ha1SHA256: row[3], plaintextPassword: row[4],
                 implicitRegistrationSets: [], createdAt: row[5], updatedAt: row[6]))
+            records[records.count - 1].userPartHA1MD5 = row[7]
+            records[records.count - 1].userPartHA1SHA256 = row[8]
         }
         if records.isEmpty { return records }
 
@@ -281,7 +290,17 @@ extension IMSStore {
         if let xml = s.ifcXML, let problem = Validate.ifcProblem(xml) { throw .invalid(problem) }
         return NewSubscriber(impi: s.impi, realm: credentials.realm, ha1MD5: credentials.ha1MD5,
                              ha1SHA256: credentials.ha1SHA256, plaintextPassword: credentials.plaintext,
-                             publicIdentities: impus, ifcXML: s.ifcXML)
+                             publicIdentities: impus, ifcXML: s.ifcXML,
+                             userPartHA1MD5: try optionalHex(s.userPartHA1MD5, length: 32),
+                             userPartHA1SHA256: try optionalHex(s.userPartHA1SHA256, length: 64))
+    }
+
+    static func optionalHex(_ value: String?, length: Int) throws(StoreError) -> String? {
+        guard let value else { return nil }
+        guard let hex = Validate.hex(value, length: length) else {
+            throw .invalid("a user-part HA1 must be \(length) hex digits")
+        }
+        return hex
     }
 
     static func validatedCredentials(realm: String, ha1MD5: String, ha1SHA256: String?, plaintext: String?)

@@ -7,6 +7,7 @@ import GRDB
 enum Schema {
     static let provisioning = "v1-provisioning"
     static let registrarAndNumbers = "v2-bindings-numbers"
+    static let userPartHA1 = "v3-user-part-ha1"
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -98,6 +99,16 @@ enum Schema {
                     key TEXT NOT NULL PRIMARY KEY,
                     value TEXT NOT NULL
                 ) WITHOUT ROWID;
+                """)
+        }
+        // HA1s over the bare user part (`6505550001:realm:password`) for softphones that authenticate
+        // with the user name alone; NULL where the private id is not in the home domain.
+        migrator.registerMigration(userPartHA1) { db in
+            try db.execute(sql: """
+                ALTER TABLE private_identity ADD COLUMN ha1_md5_user TEXT
+                    CHECK (ha1_md5_user IS NULL OR length(ha1_md5_user) = 32);
+                ALTER TABLE private_identity ADD COLUMN ha1_sha256_user TEXT
+                    CHECK (ha1_sha256_user IS NULL OR length(ha1_sha256_user) = 64);
                 """)
         }
         return migrator

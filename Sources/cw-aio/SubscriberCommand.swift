@@ -1,6 +1,6 @@
 import ArgumentParser
 import AutoConfig
-import Crypto
+import DigestAuth
 import Foundation
 import IMSStore
 
@@ -111,7 +111,8 @@ struct SubscriberCommand: AsyncParsableCommand {
             let ha1 = digestHA1(impi: impi, realm: realm, password: password)
             do {
                 try await store.addSubscriber(NewSubscriber(
-                    impi: impi, realm: realm, ha1MD5: ha1.md5, ha1SHA256: ha1.sha256, publicIdentities: impus))
+                    impi: impi, realm: realm, ha1MD5: ha1.md5, ha1SHA256: ha1.sha256, publicIdentities: impus,
+                    userPartHA1MD5: ha1.userMD5, userPartHA1SHA256: ha1.userSHA256))
                 let added = try await store.subscriber(impi: impi)
                 print("added \((added?.publicIdentities ?? impus).joined(separator: ", ")) (private id \(impi))")
             } catch {
@@ -215,7 +216,8 @@ struct SubscriberCommand: AsyncParsableCommand {
                 }
                 let ha1 = digestHA1(impi: impi, realm: record.realm, password: password)
                 try await store.setCredentials(impi: impi, realm: record.realm, ha1MD5: ha1.md5,
-                                               ha1SHA256: ha1.sha256, plaintext: nil)
+                                               ha1SHA256: ha1.sha256, plaintext: nil,
+                                               userPartHA1MD5: ha1.userMD5, userPartHA1SHA256: ha1.userSHA256)
                 print("password changed for private id \(impi)")
             } catch {
                 throw fail("set-password", error)
@@ -261,21 +263,20 @@ struct SubscriberCommand: AsyncParsableCommand {
     }
 }
 
-/// The digest HA1s for `impi:realm:password`: lower-case hex MD5 (RFC 2617) and SHA-256 (RFC 7616).
-func digestHA1(impi: String, realm: String, password: String) -> (md5: String, sha256: String) {
-    let input = Data("\(impi):\(realm):\(password)".utf8)
-    return (hex(Insecure.MD5.hash(data: input)), hex(SHA256.hash(data: input)))
-}
-
-private func hex(_ digest: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(64)
-    for byte in digest {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
+/// The digest HA1s for `impi:realm:password` (MD5, RFC 2617; SHA-256, RFC 7616), and, when the IMPI
+/// is `user@<realm>`, the same over the bare user part: softphones whose "auth name" is left empty
+/// authenticate as `user`, and the S-CSCF reads that as `user@<home domain>` (DESIGN.md §2).
+func digestHA1(impi: String, realm: String, password: String)
+    -> (md5: String, sha256: String, userMD5: String?, userSHA256: String?)
+{
+    let md5 = DigestMath.ha1(.md5, username: impi, realm: realm, password: password)
+    let sha256 = DigestMath.ha1(.sha256, username: impi, realm: realm, password: password)
+    guard let at = impi.lastIndex(of: "@"), impi[impi.index(after: at)...].lowercased() == realm.lowercased() else {
+        return (md5, sha256, nil, nil)
     }
-    return String(decoding: out, as: UTF8.self)
+    let user = String(impi[..<at])
+    return (md5, sha256, DigestMath.ha1(.md5, username: user, realm: realm, password: password),
+            DigestMath.ha1(.sha256, username: user, realm: realm, password: password))
 }
 
 /// A directory number: 1-15 digits, optionally with a leading `+`.

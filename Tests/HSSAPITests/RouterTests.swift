@@ -214,7 +214,7 @@ struct RouterTests {
 
     @Test func registrationLifecycle() async throws {
         let backend = FakeBackend()
-        func put(_ client: any TestClientProtocol, _ reqtype: String) async throws -> String? {
+        @Sendable func put(_ client: any TestClientProtocol, _ reqtype: String) async throws -> String? {
             try await client.execute(uri: "/impu/\(Self.encodedIMPU)/reg-data", method: .put,
                                      body: jsonBody("{\"reqtype\":\"\(reqtype)\"}")) { response in
                 ParsedXML.parse(response.text)?["RegistrationState"]?.text
@@ -377,6 +377,28 @@ struct RouterTests {
                 let digest = response.jsonObject?["digest"] as? [String: Any]
                 #expect(digest?["realm"] as? String == "r\"ealm")
                 #expect(digest?["ha1"] as? String == "h\\a\n1")
+            }
+        }
+    }
+}
+
+@Suite("Response samples")
+struct ResponseSampleTests {
+    /// Prints one of each response when HSSAPI_PRINT is set (for eyeballing the wire format).
+    @Test func samples() async throws {
+        try await withRouter { client in
+            for (uri, method, body) in [
+                ("/impu/sip%3A6505550001%40example.com/reg-data", HTTPRequest.Method.get, nil),
+                ("/impi/6505550001%40example.com/av", .get, nil),
+                ("/impu/x/reg-data", .delete, nil),
+                ("/impu/x/reg-data", .put, "{\"reqtype\":\"bogus\"}"),
+            ] as [(String, HTTPRequest.Method, String?)] {
+                try await client.execute(uri: uri, method: method, body: body.map(jsonBody)) { response in
+                    #expect(!response.body.readableBytesView.isEmpty)
+                    if ProcessInfo.processInfo.environment["HSSAPI_PRINT"] != nil {
+                        print("\(method) \(uri) → \(response.status.code) \(response.headers)\n\(response.text)")
+                    }
+                }
             }
         }
     }

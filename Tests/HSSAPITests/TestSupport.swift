@@ -2,6 +2,7 @@ import Foundation
 import FoundationXML
 import HSSAPI
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import Testing
 
@@ -87,7 +88,9 @@ func withRouter<Value>(
     _ backend: FakeBackend = FakeBackend(),
     _ test: @Sendable (any TestClientProtocol) async throws -> Value
 ) async throws -> Value {
-    let app = Application(router: HSSAPIServer.makeRouter(backend: backend))
+    var logger = Logger(label: "hssapi-test")
+    logger.logLevel = .critical  // backend-failure tests log errors on purpose
+    let app = Application(router: HSSAPIServer.makeRouter(backend: backend, logger: logger))
     return try await app.test(.router, test)
 }
 

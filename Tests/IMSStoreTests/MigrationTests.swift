@@ -21,7 +21,7 @@ import Testing
                 #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
                 #expect(try Int.fetchOne(db, sql: "PRAGMA foreign_keys") == 1)
                 #expect(try Int.fetchOne(db, sql: "PRAGMA synchronous") == 1)  // NORMAL
-                #expect(try Schema.migrator.appliedMigrations(db) == [Schema.provisioning, Schema.registrarAndNumbers])
+                #expect(try Schema.migrator.appliedMigrations(db) == [Schema.provisioning, Schema.registrarAndNumbers, Schema.userPartHA1])
             }
         }
     }

@@ -159,7 +159,8 @@ import Testing
             // Link the second IMPI to the first one's set too (many-to-many, as TS 23.228 allows).
             try await store.pool.write { db in
                 let irs = try Int64.fetchOne(db, sql: "SELECT irs_id FROM public_identity WHERE impu = 'sip:6505550001@example.com'")!
-                try SQL.link(db, impi: "second@example.com", irsID: irs)
+                try db.execute(sql: "INSERT INTO private_identity_irs (impi, irs_id) VALUES (?, ?)",
+                               arguments: ["second@example.com", irs])
             }
             try await store.saveBindings(upserts: [binding("sip:6505550001@example.com", "a")], deletes: [])
             let second = try #require(try await store.subscriber(impi: "second@example.com"))

@@ -21,14 +21,17 @@ func withStore<T>(numberPool: NumberPoolRange? = nil, _ body: (IMSStore, String)
 
 /// Deterministic stand-in for the CLI's MD5 / SHA-256 HA1 (the test target has no crypto library):
 /// FNV-1a of `impi:realm:password`, widened to 32 and 64 hex digits.
-func fakeHA1(impi: String, realm: String, password: String) -> (md5: String, sha256: String) {
+func fakeHA1(impi: String, realm: String, password: String)
+    -> (md5: String, sha256: String, userMD5: String?, userSHA256: String?)
+{
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in "\(impi):\(realm):\(password)".utf8 {
         hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
     }
     let word = String(hash, radix: 16)
     let padded = String(repeating: "0", count: 16 - word.count) + word
-    return (String(repeating: padded, count: 2), String(repeating: padded, count: 4))
+    return (String(repeating: padded, count: 2), String(repeating: padded, count: 4),
+            String(repeating: padded, count: 2).uppercased(), nil)
 }
 
 let md5A = String(repeating: "a", count: 32)
