@@ -35,6 +35,10 @@ def reg_server(tmp_path_factory):
         for i in range(N_USERS):
             n = BASE + i
             f.write(f"sip:{n}@example.com,{n}@example.com,example.com,pw{n}\n")
+        # Users for the protocol tests below (the sipp tests register the BASE block).
+        for i in range(100):
+            n = 6505554000 + i
+            f.write(f"sip:{n}@example.com,{n}@example.com,example.com,pw{n}\n")
         # Two public identities sharing one private identity: one implicit registration set.
         f.write("sip:6505551000@example.com,shared@example.com,example.com,sharedpw\n")
         f.write("sip:6505551001@example.com,shared@example.com,example.com,sharedpw\n")
@@ -73,7 +77,7 @@ def test_sipp_register_1000_tcp(reg_server):
 
 
 def test_challenge_shape(reg_server):
-    ua = UA(reg_server.sip_port, "6505550010", "pw6505550010")
+    ua = UA(reg_server.sip_port, "6505554010", "pw6505554010")
     cseq = ua.request("REGISTER", "sip:example.com", [f"Contact: {ua.contact()}"])
     r = ua.recv_response(cseq)
     assert status_of(r) == 401
@@ -83,24 +87,24 @@ def test_challenge_shape(reg_server):
 
 
 def test_register_granted_max_expires_and_headers(reg_server):
-    ua = UA(reg_server.sip_port, "6505550011", "pw6505550011")
+    ua = UA(reg_server.sip_port, "6505554011", "pw6505554011")
     final, _ = ua.register(expires=3600)
     assert status_of(final) == 200, final
     contacts = split_list(headers_all(final, "Contact"))
     assert len(contacts) == 1 and re.search(r";expires=300\b", contacts[0]), contacts
     assert header(final, "Service-Route")
     assert header(final, "Path")  # the P-CSCF's Path, echoed (RFC 3327)
-    assert split_list(headers_all(final, "P-Associated-URI")) == ["<sip:6505550011@example.com>"]
+    assert split_list(headers_all(final, "P-Associated-URI")) == ["<sip:6505554011@example.com>"]
 
 
 def test_bare_username_is_read_as_impi_in_home_domain(reg_server):
-    ua = UA(reg_server.sip_port, "6505550012", "pw6505550012", auth_user="6505550012")
+    ua = UA(reg_server.sip_port, "6505554012", "pw6505554012", auth_user="6505554012")
     final, _ = ua.register()
     assert status_of(final) == 200, final
 
 
 def test_wrong_password_403(reg_server):
-    ua = UA(reg_server.sip_port, "6505550013", "not-the-password")
+    ua = UA(reg_server.sip_port, "6505554013", "not-the-password")
     final, first = ua.register()
     assert status_of(first) == 401
     assert status_of(final) == 403
@@ -114,8 +118,8 @@ def test_unknown_user_challenged_then_403(reg_server):
 
 
 def test_other_users_aor_with_own_credentials_403(reg_server):
-    ua = UA(reg_server.sip_port, "6505550014", "pw6505550014")
-    final, _ = ua.register(to="sip:6505550015@example.com")
+    ua = UA(reg_server.sip_port, "6505554014", "pw6505554014")
+    final, _ = ua.register(to="sip:6505554015@example.com")
     assert status_of(final) == 403
 
 
@@ -128,7 +132,7 @@ def test_shared_private_identity_lists_both_public_identities(reg_server):
 
 
 def test_forged_nonce_rechallenged_and_stale_flag(reg_server):
-    ua = UA(reg_server.sip_port, "6505550016", "pw6505550016")
+    ua = UA(reg_server.sip_port, "6505554016", "pw6505554016")
     cseq = ua.request("REGISTER", "sip:example.com", [f"Contact: {ua.contact()}"])
     ch = header(ua.recv_response(cseq), "WWW-Authenticate")
     forged = ch.replace('nonce="', 'nonce="AAAA', 1)
@@ -146,7 +150,7 @@ def test_forged_nonce_rechallenged_and_stale_flag(reg_server):
 
 
 def test_malformed_authorization_400(reg_server):
-    ua = UA(reg_server.sip_port, "6505550017", "pw6505550017")
+    ua = UA(reg_server.sip_port, "6505554017", "pw6505554017")
     cseq = ua.request("REGISTER", "sip:example.com", [f"Contact: {ua.contact()}"],
                       auth='Authorization: Digest username="x", realm="example.com", nonce="abc, uri=')
     r = ua.recv_response(cseq)
@@ -154,7 +158,7 @@ def test_malformed_authorization_400(reg_server):
 
 
 def test_expires_garbage_400_and_huge_contact_list_refused(reg_server):
-    ua = UA(reg_server.sip_port, "6505550018", "pw6505550018")
+    ua = UA(reg_server.sip_port, "6505554018", "pw6505554018")
     final, _ = ua.register(extra=[], contact=ua.contact())
     assert status_of(final) == 200
     cseq = ua.request("REGISTER", "sip:example.com", [f"Contact: {ua.contact()}", "Expires: soon"],
@@ -167,7 +171,7 @@ def test_expires_garbage_400_and_huge_contact_list_refused(reg_server):
 
 
 def test_wildcard_removes_all(reg_server):
-    ua = UA(reg_server.sip_port, "6505550019", "pw6505550019")
+    ua = UA(reg_server.sip_port, "6505554019", "pw6505554019")
     assert status_of(ua.register(contact="<sip:a@127.0.0.1:7001>")[0]) == 200
     final, _ = ua.register(contact="<sip:b@127.0.0.1:7002>")
     assert len(split_list(headers_all(final, "Contact"))) == 2
@@ -176,7 +180,7 @@ def test_wildcard_removes_all(reg_server):
 
 
 def test_gruu_and_outbound(reg_server):
-    ua = UA(reg_server.sip_port, "6505550020", "pw6505550020")
+    ua = UA(reg_server.sip_port, "6505554020", "pw6505554020")
     inst = f'"<urn:uuid:{uuid.uuid4()}>"'
     final, _ = ua.register(contact=ua.contact(f";+sip.instance={inst};reg-id=1"),
                            extra=["Supported: gruu, outbound, path"])
@@ -187,7 +191,7 @@ def test_gruu_and_outbound(reg_server):
 
 
 def test_reg_event_notifies_register_refresh_expire(reg_server):
-    ua = UA(reg_server.sip_port, "6505550021", "pw6505550021")
+    ua = UA(reg_server.sip_port, "6505554021", "pw6505554021")
     final, _ = ua.register(expires=300)
     assert status_of(final) == 200
     cseq = ua.request("SUBSCRIBE", ua.aor(), [f"Contact: {ua.contact()}", "Event: reg",
@@ -207,7 +211,7 @@ def test_reg_event_notifies_register_refresh_expire(reg_server):
     assert got_ok and notifies
     body = notifies[0].split(b"\r\n\r\n", 1)[1].decode()
     assert header(notifies[0], "Content-Type") == "application/reginfo+xml"
-    assert 'state="full"' in body and "sip:6505550021@example.com" in body and 'state="active"' in body, body
+    assert 'state="full"' in body and "sip:6505554021@example.com" in body and 'state="active"' in body, body
     # A second binding with 2 s expiry: NOTIFY on registration, then on expiry.
     auth = ua.authorization(ua.last_challenge, "REGISTER", "sip:example.com")
     cseq = ua.request("REGISTER", "sip:example.com", ["Contact: <sip:other@127.0.0.1:7100>;expires=2"], auth=auth)
