@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // Sans-IO SIP message model, parser and serializer. No NIO, no Foundation: this is the fuzz target.
@@ -27,6 +28,8 @@ let package = Package(
         .target(name: "IMSModel", dependencies: ["SIPCore"]),
         // The one SQLite database (GRDB): subscribers, numbers, registrations. All SQL lives here.
         .target(name: "IMSStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // The HSS cache's Homestead-compatible REST interface (/impi/.../av, /impu/.../reg-data).
+        .target(name: "HSSAPI", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         // The HSS cache: subscriber data in memory for the CSCFs.
         .target(name: "HSS", dependencies: ["IMSModel"]),
         // P-CSCF: the UE's edge (Path, flows, trust boundary).
@@ -52,7 +55,8 @@ let package = Package(
         ]),
         // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
         .target(name: "IMSCore", dependencies: [
-            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth",
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth", "HSSAPI",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -75,5 +79,6 @@ let package = Package(
         .testTarget(name: "SCSCFTests", dependencies: ["SCSCF", "SIPCore"]),
         .testTarget(name: "DigestAuthTests", dependencies: ["DigestAuth"]),
         .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore"]),
+        .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -1,4 +1,6 @@
 import AutoConfig
+import HSSAPI
+import ServiceLifecycle
 import DigestAuth
 import HSS
 import ICSCF
@@ -109,6 +111,15 @@ public final class AIOServer: Sendable {
         stackBox.withLockedValue { $0 = stack }
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
         return banner(bound: bound, certificate: tlsContext.paths)
+    }
+
+    /// The HSS cache's REST interface (Homestead paths) on `hss_port`, loopback only, on the shared
+    /// event-loop group. A swift-service-lifecycle service: run it in the same ServiceGroup.
+    public func makeHSSService() -> some Service {
+        let box = stackBox
+        let backend = HSSBackendAdapter(eventLoop: sipLoop, stack: { box.withLockedValue { $0 } })
+        return HSSAPIServer.makeApplication(backend: backend, host: "127.0.0.1", port: config.hssPort,
+                                            eventLoopGroup: group, logger: logger)
     }
 
     public func stop() async {

@@ -25,6 +25,8 @@ final class RegistrationService: @unchecked Sendable {
     let journal: RegistrationJournal?
     let logger: Logger
     var regEvents = RegEventSubscriptions()
+    /// Sets served a terminating request while unregistered (TS 29.228 UNREGISTERED state).
+    var unregisteredSets: Set<Int64> = []
     /// Where each reg-event subscriber is reached (its SUBSCRIBE's flow).
     private var subscriberPeers: [String: SIPEndpoint] = [:]
     private var notifyTransactions: [ClientTransactionID: String] = [:]

@@ -42,7 +42,7 @@ struct CWAIOCommand: AsyncParsableCommand {
         let server = AIOServer(config: config, logger: logger)
         let service = AIOService(server: server)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service)],
+            services: [.init(service: service), .init(service: server.makeHSSService())],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         do {

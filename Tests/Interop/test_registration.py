@@ -284,3 +284,45 @@ def test_bindings_survive_kill_9(tmp_path):
             missing.append(BASE + i)
     assert not missing, f"{len(missing)} bindings lost, e.g. {missing[:5]}"
     assert s.stop() == 0
+
+
+def http(server, method, path, body=None):
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{server.sip_port + 3001}{path}", method=method,
+                                 data=body.encode() if body else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_homestead_rest_interface(reg_server):
+    import json
+    from urllib.parse import quote
+    impi, impu = quote("6505554030@example.com", safe=""), quote("sip:6505554030@example.com", safe="")
+    status, body = http(reg_server, "GET", f"/impi/{impi}/av?impu={impu}")
+    assert status == 200
+    digest = json.loads(body)["digest"]
+    assert digest["realm"] == "example.com" and digest["qop"] == "auth" and len(digest["ha1"]) == 32
+    import hashlib
+    assert digest["ha1"] == hashlib.md5(b"6505554030@example.com:example.com:pw6505554030").hexdigest()
+    status, body = http(reg_server, "GET", f"/impi/{impi}/digest?public_id={impu}")
+    assert status == 200 and json.loads(body)["digest_ha1"] == digest["ha1"]
+    status, body = http(reg_server, "GET", f"/impu/{impu}/reg-data")
+    assert status == 200 and "<RegistrationState>NOT_REGISTERED</RegistrationState>" in body
+    assert "<ServerName>sip:mmtel.example.com</ServerName>" in body  # the default iFC
+    ua = UA(reg_server.sip_port, "6505554030", "pw6505554030")
+    assert status_of(ua.register()[0]) == 200
+    status, body = http(reg_server, "GET", f"/impu/{impu}/reg-data")
+    assert "<RegistrationState>REGISTERED</RegistrationState>" in body
+    status, body = http(reg_server, "PUT", f"/impu/{impu}/reg-data", '{"reqtype": "dereg-admin"}')
+    assert status == 200 and "NOT_REGISTERED" in body
+    # Bad input: JSON errors, never a crash.
+    status, body = http(reg_server, "PUT", f"/impu/{impu}/reg-data", '{"reqtype": "bogus"}')
+    assert status == 400 and json.loads(body)["error"] is True
+    status, body = http(reg_server, "GET", "/impu/sip%3Anobody%40example.com/reg-data")
+    assert status == 404 and json.loads(body)["status"] == 404
+    status, _ = http(reg_server, "GET", f"/impi/{quote('nobody@example.com', safe='')}/av")
+    assert status == 404
