@@ -97,6 +97,7 @@ public final class AIOServer: Sendable {
                 logger: logger, hostPort: hostPort)
             service.restore(storedBindings.map { ($0.aor, SubscriberData.binding($0)) })
             stack.registrations = service
+            stack.router = SessionRouter(stack: stack, host: config.publicHostForURI, port: config.sipPort, logger: logger)
             return stack
         }.get()
         provisioningFeed = ProvisioningFeed(store: store, stack: stack, homeDomain: config.homeDomain,

@@ -57,15 +57,10 @@ final class SIPElement {
         case .options where isForUs(request):
             stack.respond(id, optionsResponse(to: request))
         case .options, .invite, .message, .subscribe, .refer, .publish, .notify, .info, .update, .prack, .bye:
-            if request.toTag != nil {
-                // An in-dialog request for a dialog this element does not know (RFC 3261 §12.2.2).
-                stack.respond(id, reply(request, 481))
-            } else if request.method == .invite || request.method == .message || request.method == .options
-                        || request.method == .subscribe || request.method == .refer || request.method == .publish {
-                // No subscriber is served by this element yet.
-                stack.respond(id, reply(request, 404))
+            if let router = stack.router {
+                router.handle(request, transaction: id, from: source)
             } else {
-                stack.respond(id, reply(request, 481))
+                stack.respond(id, reply(request, request.toTag != nil ? 481 : 404))
             }
         default:
             var response = reply(request, 501)

@@ -15,6 +15,10 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private(set) var element: SIPElement!
     /// REGISTER, reg-event and bindings; set once by the server before the listeners start.
     var registrations: RegistrationService?
+    /// Calls and standalone requests through the CSCFs.
+    var router: SessionRouter?
+    /// ENUM / BGCF tables (nil: only local identities are routed).
+    var routingTables: CallRouting?
     private var timer: Scheduled<Void>?
     private var timerDeadline: SIPTime?
 
@@ -88,16 +92,25 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             case .request(let request, let id, let peer):
                 element.handle(request: request, transaction: id, from: peer)
             case .ack(let request, let peer, _):
-                element.handle(ack: request, from: peer)
+                router?.handleAck(request, from: peer)
             case .cancel(let request, let invite, let own, let peer):
-                element.handle(cancel: request, invite: invite, transaction: own, from: peer)
+                if let router, let invite, router.owns(invite) {
+                    router.handleCancel(request, invite: invite, transaction: own)
+                } else {
+                    element.handle(cancel: request, invite: invite, transaction: own, from: peer)
+                }
             case .discarded(_, let peer, let reason):
                 logger.debug("discarded message", metadata: ["from": "\(peer)", "reason": "\(reason)"])
             case .response(let response, let id):
+                if router?.handleBranchResponse(response, branch: id) == true { break }
                 if response.statusCode >= 200 { registrations?.handleNotifyResult(id, status: response.statusCode) }
-            case .timeout(let id, _):
+            case .timeout(let id, let response):
+                if router?.handleBranchResponse(response, branch: id) == true { break }
                 registrations?.handleNotifyResult(id, status: 408)
-            case .transportError(.client(let id), _):
+            case .transportError(.client(let id), let response):
+                if let response, router?.handleBranchResponse(response, branch: id) == true { break }
+                if response == nil, let request = transactions.request(of: .client(id)),
+                   router?.handleBranchResponse(request.makeResponse(statusCode: 503), branch: id) == true { break }
                 registrations?.handleNotifyResult(id, status: 503)
             case .strayResponse, .ackTimeout, .transportError, .terminated:
                 break

@@ -122,3 +122,12 @@ extension String {
         return self
     }
 }
+
+extension RegInfo {
+    /// The bare URN of a `+sip.instance` value (`"<urn:uuid:…>"` → `urn:uuid:…`), as GRUUs carry it.
+    public static func instanceURN(_ instance: String) -> String {
+        var urn = instance.trimmingQuotes
+        if urn.hasPrefix("<") && urn.hasSuffix(">") { urn = String(urn.dropFirst().dropLast()) }
+        return urn
+    }
+}

@@ -43,3 +43,25 @@ public struct SIPEndpoint: Hashable, Sendable, CustomStringConvertible {
         return "\(transport.rawValue.lowercased()):\(host):\(port)" + (connectionID.map { "#\($0)" } ?? "")
     }
 }
+
+extension SIPEndpoint {
+    /// Parses the text form `description` produces (`udp:1.2.3.4:5060`, `tcp:[::1]:40000#7`): how the
+    /// P-CSCF names a flow in Path and Record-Route flow tokens and in stored bindings.
+    public init?(flow: String) {
+        guard let colon = flow.firstIndex(of: ":"),
+              let transport = SIPTransportProtocol(token: String(flow[..<colon])) else { return nil }
+        var rest = flow[flow.index(after: colon)...]
+        var connectionID: Int?
+        if let hash = rest.lastIndex(of: "#") {
+            guard let id = Int(rest[rest.index(after: hash)...]) else { return nil }
+            connectionID = id
+            rest = rest[..<hash]
+        }
+        guard let portColon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: portColon)...]),
+              (1...65535).contains(port) else { return nil }
+        var host = rest[..<portColon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        guard let address = try? SocketAddress(ipAddress: String(host), port: port) else { return nil }
+        self.init(transport: transport, address: address, connectionID: connectionID)
+    }
+}

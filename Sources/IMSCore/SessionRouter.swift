@@ -1,0 +1,434 @@
+import IMSModel
+import Logging
+import NIOCore
+import PCSCF
+import SCSCF
+import SIPCore
+import SIPTransaction
+import SIPTransport
+
+/// Routes sessions and standalone requests through the roles (TS 24.229 §5.2, §5.4.3): the
+/// originating P-CSCF (registered flows only, P-Asserted-Identity), the originating S-CSCF (number
+/// translation, breakout), the terminating S-CSCF (bindings, forking) and the terminating P-CSCF
+/// (the UE's own flow, so NATed clients are reachable). In-dialog requests follow Record-Route.
+///
+/// Record-Route and Path URIs carry the flow they lead to as a token in the user part, so every
+/// in-dialog request finds the right connection or NAT binding without any per-dialog state.
+final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
+    unowned let stack: SIPStack
+    let logger: Logger
+    let host: String
+    let port: Int
+    /// Forwarded requests waiting for their branches' answers, by server transaction.
+    private var contexts: [ServerTransactionID: ForkContext] = [:]
+    private var branchOwner: [ClientTransactionID: ServerTransactionID] = [:]
+    var sessionExpires = 600
+    var minSessionExpires = 90
+
+    init(stack: SIPStack, host: String, port: Int, logger: Logger) {
+        self.stack = stack
+        self.host = host
+        self.port = port
+        self.logger = logger
+    }
+
+    var activeContexts: Int { contexts.count }
+    func owns(_ id: ServerTransactionID) -> Bool { contexts[id] != nil }
+    private var registrations: RegistrationService? { stack.registrations }
+
+    // MARK: entry points
+
+    func handle(_ request: SIPRequest, transaction id: ServerTransactionID, from source: SIPEndpoint) {
+        var request = request
+        let popped = popOwnRoutes(&request)
+        if request.toTag != nil {
+            routeInDialog(request, popped: popped, transaction: id, from: source)
+            return
+        }
+        routeInitial(request, transaction: id, from: source)
+    }
+
+    /// ACK for a 2xx: end to end, statelessly along the route set (RFC 3261 §16.7 / §13.2.2.4).
+    func handleAck(_ request: SIPRequest, from source: SIPEndpoint) {
+        var request = request
+        let popped = popOwnRoutes(&request)
+        guard let next = nextHop(request, popped: popped, from: source) else { return }
+        guard let forwarded = prepareForward(request, decrementFrom: request.maxForwards) else { return }
+        var withVia = forwarded
+        withVia.headers.prepend("Via", ourVia(for: next.transport))
+        stack.transport.send(.request(withVia), to: next)
+    }
+
+    func handleCancel(_ cancel: SIPRequest, invite: ServerTransactionID?, transaction id: ServerTransactionID) {
+        guard let invite, var context = contexts[invite] else {
+            stack.respond(id, stack.element.reply(cancel, 481))
+            return
+        }
+        stack.respond(id, stack.element.reply(cancel, 200))
+        context.cancelled = true
+        contexts[invite] = context
+        // RFC 3261 §16.10: CANCEL every pending branch; their 487s produce the final answer.
+        cancelPending(invite)
+    }
+
+    /// A response (or a timeout / transport error turned into one) on one of our branches.
+    func handleBranchResponse(_ response: SIPResponse, branch: ClientTransactionID) -> Bool {
+        guard let serverID = branchOwner[branch], var context = contexts[serverID] else { return false }
+        var response = response
+        response.headers.removeFirstValue("Via")
+        let status = response.statusCode
+        if status < 200 {
+            context.branches[branch]?.provisional = true
+            contexts[serverID] = context
+            if status > 100 { stack.respond(serverID, response) }
+            return true
+        }
+        branchOwner[branch] = nil
+        context.branches[branch]?.final = status
+        if (200..<300).contains(status) {
+            // §16.7 step 5: every 2xx goes upstream at once; the other branches are cancelled.
+            context.answered = true
+            contexts[serverID] = context
+            stack.respond(serverID, response)
+            cancelPending(serverID)
+        } else if status >= 600 {
+            context.best = better(context.best, response) ?? response
+            contexts[serverID] = context
+            cancelPending(serverID)
+        } else {
+            context.best = better(context.best, response)
+            contexts[serverID] = context
+        }
+        finishIfDone(serverID)
+        return true
+    }
+
+    // MARK: initial requests
+
+    private func routeInitial(_ request: SIPRequest, transaction id: ServerTransactionID, from source: SIPEndpoint) {
+        guard let registrations else {
+            stack.respond(id, stack.element.reply(request, 503, reason: "Not Ready"))
+            return
+        }
+        let now = RegistrationService.wallClock()
+        // Originating P-CSCF (TS 24.229 §5.2.6.3): only registered flows may originate.
+        guard let flow = registrations.pcscf.registeredFlow(source.description, now: now) else {
+            stack.respond(id, stack.element.reply(request, 403, reason: "Forbidden (not registered)"))
+            return
+        }
+        var request = request
+        assertIdentity(&request, flow: flow)
+        if request.method == .invite, let rejection = checkSessionTimer(&request) {
+            stack.respond(id, rejection)
+            return
+        }
+        if let rejection = checkSDP(request) {
+            stack.respond(id, rejection)
+            return
+        }
+        // Originating S-CSCF → (I-CSCF location query) → terminating S-CSCF.
+        guard let uri = request.uri else {
+            stack.respond(id, stack.element.reply(request, 400, reason: "Bad Request-URI"))
+            return
+        }
+        let domain = registrations.scscf.settings.homeDomain
+        let target: TerminatingTarget
+        switch resolveTarget(uri, homeDomain: domain) {
+        case .local(let impu): target = .local(impu)
+        case .external(let next, let name): target = .external(next, name)
+        case .reject(let status, let reason):
+            stack.respond(id, stack.element.reply(request, status, reason: reason))
+            return
+        }
+        switch target {
+        case .local(let impu):
+            terminate(request, impu: impu, originalURI: uri, transaction: id, from: source)
+        case .external(let next, _):
+            var out = request
+            out.headers.prepend("Route", "<\(next)>")
+            guard let nextURI = try? SIPURI(parsing: next) else {
+                stack.respond(id, stack.element.reply(request, 500, reason: "Bad Route"))
+                return
+            }
+            recordRoute(&out, flows: [source.description])
+            forward(out, transaction: id, targets: [(out.requestURI, .host(nextURI))], from: source)
+        }
+    }
+
+    enum TerminatingTarget { case local(String), external(String, String) }
+    enum Resolution { case local(String), external(String, String), reject(Int, String) }
+
+    /// Where a Request-URI leads: a local identity, a breakout route, or a refusal.
+    func resolveTarget(_ uri: URI, homeDomain: String) -> Resolution {
+        if let tables = stack.routingTables {
+            return tables.resolve(uri, homeDomain: homeDomain, isLocal: { [registrations] in
+                registrations?.hss.registrationSet(impu: $0) != nil
+            })
+        }
+        guard case .sip(let sip) = uri, let impu = PublicIdentity.normalize(uri) else {
+            return .reject(404, "Not Found")
+        }
+        _ = sip
+        return .local(impu)
+    }
+
+    /// Terminating S-CSCF (TS 24.229 §5.4.3.3) and P-CSCF (§5.2.6.4).
+    private func terminate(_ request: SIPRequest, impu: String, originalURI: URI, transaction id: ServerTransactionID,
+                           from source: SIPEndpoint) {
+        guard let registrations else { return }
+        let now = RegistrationService.wallClock()
+        guard let set = registrations.hss.registrationSet(impu: impu), !set.barred.contains(impu) else {
+            stack.respond(id, stack.element.reply(request, 404))
+            return
+        }
+        var bindings = registrations.scscf.registrar.bindings(for: set.defaultIdentity, now: now)
+        if case .sip(let sip) = originalURI, let gr = sip.parameters["gr"], let instance = gr {
+            // GRUU (RFC 5627 §7): exactly the instance it names.
+            bindings = bindings.filter { ($0.instance.map(RegInfo.instanceURN) ?? "") == instance }
+        }
+        bindings = CallerPreferences.apply(request, to: bindings)
+        guard !bindings.isEmpty else {
+            registrations.markUnregisteredIfIdle(set)
+            stack.respond(id, stack.element.reply(request, 480))
+            return
+        }
+        var targets: [(String, NextHop)] = []
+        for b in bindings {
+            if let flow = b.flow, let endpoint = SIPEndpoint(flow: flow) {
+                targets.append((b.contactURI, .flow(endpoint, flow)))
+            } else if let uri = try? SIPURI(parsing: b.contactURI) {
+                targets.append((b.contactURI, .host(uri)))
+            }
+        }
+        forward(request, transaction: id, targets: targets, from: source)
+    }
+
+    enum NextHop {
+        case flow(SIPEndpoint, String)
+        case host(SIPURI)
+    }
+
+    private func forward(_ request: SIPRequest, transaction id: ServerTransactionID, targets: [(String, NextHop)],
+                         from source: SIPEndpoint) {
+        guard let base = prepareForward(request, decrementFrom: request.maxForwards) else {
+            stack.respond(id, stack.element.reply(request, 483))
+            return
+        }
+        var context = ForkContext(request: request, isInvite: request.method == .invite)
+        for (uri, hop) in targets {
+            var out = base
+            out.requestURI = uri
+            let endpoint: SIPEndpoint
+            switch hop {
+            case .flow(let e, let flowText):
+                endpoint = e
+                if request.method == .invite || request.method == .subscribe || request.method == .refer {
+                    // Record-Route: the callee's flow first (top), then the caller's (RFC 3261 §16.6 step 4).
+                    recordRoute(&out, flows: [source.description, flowText])
+                }
+            case .host(let sip):
+                guard let e = resolve(sip) else { continue }
+                endpoint = e
+            }
+            out.headers.prepend("Via", ourVia(for: endpoint.transport))
+            if let branch = stack.sendRequest(out, to: endpoint) {
+                context.branches[branch] = ForkContext.Branch()
+                branchOwner[branch] = id
+            }
+        }
+        guard !context.branches.isEmpty else {
+            stack.respond(id, stack.element.reply(request, 480))
+            return
+        }
+        contexts[id] = context
+        if request.method == .invite {
+            // RFC 3261 §16.7: a stateful proxy answers INVITE with 100 itself.
+            stack.respond(id, stack.element.reply(request, 100))
+        }
+    }
+
+    // MARK: in-dialog
+
+    private func routeInDialog(_ request: SIPRequest, popped: PoppedRoutes, transaction id: ServerTransactionID,
+                               from source: SIPEndpoint) {
+        guard let next = nextHop(request, popped: popped, from: source) else {
+            stack.respond(id, stack.element.reply(request, 481))
+            return
+        }
+        guard var out = prepareForward(request, decrementFrom: request.maxForwards) else {
+            stack.respond(id, stack.element.reply(request, 483))
+            return
+        }
+        out.headers.prepend("Via", ourVia(for: next.transport))
+        guard let branch = stack.sendRequest(out, to: next) else {
+            stack.respond(id, stack.element.reply(request, 500))
+            return
+        }
+        var context = ForkContext(request: request, isInvite: request.method == .invite)
+        context.branches[branch] = ForkContext.Branch()
+        branchOwner[branch] = id
+        contexts[id] = context
+    }
+
+    /// The endpoint an in-dialog request goes to: the first non-local Route, else the flow named by
+    /// one of our own Record-Route entries that is not the one the request came from.
+    private func nextHop(_ request: SIPRequest, popped: PoppedRoutes, from source: SIPEndpoint) -> SIPEndpoint? {
+        if let top = request.routes.first, case .sip(let sip) = top.uri {
+            return resolve(sip)
+        }
+        let here = source.description
+        if let flow = popped.flows.first(where: { $0 != here && !sameFlowPeer($0, here) }), let e = SIPEndpoint(flow: flow) {
+            return e
+        }
+        return nil
+    }
+
+    /// UDP flows are the same peer whatever the connection suffix; TCP flows compare by text.
+    private func sameFlowPeer(_ a: String, _ b: String) -> Bool {
+        func strip(_ s: String) -> Substring { s.split(separator: "#").first ?? Substring(s) }
+        return strip(a) == strip(b)
+    }
+
+    struct PoppedRoutes { var flows: [String] = [] }
+
+    /// RFC 3261 §16.4: remove the Route entries that name us (our Record-Route, Path, Service-Route,
+    /// or the outbound proxy address a client was configured with), keeping the flows they carry.
+    private func popOwnRoutes(_ request: inout SIPRequest) -> PoppedRoutes {
+        var popped = PoppedRoutes()
+        while let top = request.routes.first, case .sip(let sip) = top.uri, isLocal(sip) {
+            if let user = sip.user, let flow = PCSCF.flow(fromToken: user) { popped.flows.append(flow) }
+            request.headers.removeFirstValue("Route")
+        }
+        return popped
+    }
+
+    func isLocal(_ uri: SIPURI) -> Bool {
+        guard stack.element.localHosts.contains(uri.host.lowercased()) else { return false }
+        let p = uri.port ?? (uri.scheme == "sips" ? 5061 : 5060)
+        return stack.element.localPorts.contains(p)
+    }
+
+    // MARK: helpers
+
+    private func prepareForward(_ request: SIPRequest, decrementFrom mf: Int?) -> SIPRequest? {
+        var out = request
+        let current = mf ?? 70
+        guard current > 0 else { return nil }
+        out.headers.set("Max-Forwards", String(current - 1))
+        return out
+    }
+
+    private func recordRoute(_ request: inout SIPRequest, flows: [String]) {
+        for flow in flows {
+            request.headers.prepend("Record-Route", "<sip:\(PCSCF.flowToken(flow))@\(host):\(port);lr>")
+        }
+    }
+
+    private func ourVia(for transport: SIPTransportProtocol) -> String {
+        "SIP/2.0/\(transport.rawValue) \(host):\(port);branch=\(SIPBranch.random());rport"
+    }
+
+    private func resolve(_ uri: SIPURI) -> SIPEndpoint? {
+        let transport = uri.transport.flatMap { SIPTransportProtocol(token: $0) } ?? (uri.scheme == "sips" ? .tls : .udp)
+        var host = uri.host
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let port = uri.port ?? (transport == .tls ? 5061 : 5060)
+        guard let address = try? SocketAddress(ipAddress: host, port: port) else {
+            logger.info("no route to \(uri): only IP-literal next hops are reachable without DNS")
+            return nil
+        }
+        return SIPEndpoint(transport: transport, address: address)
+    }
+
+    /// TS 24.229 §5.2.6.3.3: the network asserts the caller's identity; clients may only prefer one of their own.
+    private func assertIdentity(_ request: inout SIPRequest, flow: PCSCF.RegisteredFlow) {
+        let preferred = request.headers.first("P-Preferred-Identity")
+            .flatMap { try? NameAddr(parsing: $0) }.flatMap { PublicIdentity.normalize($0.uri) }
+        request.headers.remove("P-Preferred-Identity")
+        request.headers.remove("P-Asserted-Identity")
+        let identity = preferred.flatMap { p in flow.publicIdentities.contains(p) ? p : nil } ?? flow.publicIdentities.first
+        if let identity { request.headers.add("P-Asserted-Identity", "<\(identity)>") }
+    }
+
+    /// RFC 4028: pass session timers through; add Session-Expires when absent; refuse below Min-SE.
+    private func checkSessionTimer(_ request: inout SIPRequest) -> SIPResponse? {
+        if let value = request.headers.first("Session-Expires") {
+            let seconds = Int(value.split(separator: ";").first.map { String($0).trimmingCharacters() } ?? "")
+            guard let seconds else {
+                return stack.element.reply(request, 400, reason: "Bad Header: Session-Expires")
+            }
+            if seconds < minSessionExpires {
+                var r = stack.element.reply(request, 422)
+                r.headers.add("Min-SE", String(minSessionExpires))
+                return r
+            }
+        } else {
+            request.headers.add("Session-Expires", String(sessionExpires))
+        }
+        return nil
+    }
+
+    /// The P-CSCF looks at SDP (TS 24.229 §6.2): a body declared as SDP must at least be SDP.
+    private func checkSDP(_ request: SIPRequest) -> SIPResponse? {
+        guard request.mediaType == "application/sdp", !request.body.isEmpty else { return nil }
+        if SDPCheck.isPlausible(request.body) { return nil }
+        var r = stack.element.reply(request, 488)
+        r.headers.add("Warning", "399 \(host) \"Malformed SDP\"")
+        return r
+    }
+
+    private func cancelPending(_ serverID: ServerTransactionID) {
+        guard let context = contexts[serverID], context.isInvite else { return }
+        for (branch, state) in context.branches where state.final == nil {
+            if let cancel = stack.transactions.makeCancel(for: branch), let peer = stack.transactions.peer(of: .client(branch)) {
+                _ = stack.sendRequest(cancel, to: peer)
+            }
+        }
+    }
+
+    private func finishIfDone(_ serverID: ServerTransactionID) {
+        guard let context = contexts[serverID] else { return }
+        guard context.branches.values.allSatisfy({ $0.final != nil }) else { return }
+        contexts[serverID] = nil
+        if context.answered { return }
+        if var best = context.best {
+            // §16.7 step 6: a 503 from downstream must not make upstream think *we* are overloaded.
+            if best.statusCode == 503 { best.statusCode = 500; best.reasonPhrase = "Server Internal Error" }
+            stack.respond(serverID, best)
+        } else {
+            stack.respond(serverID, stack.element.reply(context.request, context.cancelled ? 487 : 480))
+        }
+    }
+
+    /// §16.7 step 6 choice: 6xx wins; else the lowest class, preferring anything over 408/5xx.
+    private func better(_ a: SIPResponse?, _ b: SIPResponse) -> SIPResponse? {
+        guard let a else { return b }
+        func rank(_ r: SIPResponse) -> Int {
+            let s = r.statusCode
+            if s >= 600 { return 0 }
+            if s == 408 || s == 503 { return 900 + s / 100 }
+            return s
+        }
+        return rank(b) < rank(a) ? b : a
+    }
+}
+
+/// The state of one forwarded request across its branches.
+struct ForkContext {
+    struct Branch { var provisional = false; var final: Int? }
+    var request: SIPRequest
+    var isInvite: Bool
+    var branches: [ClientTransactionID: Branch] = [:]
+    var best: SIPResponse?
+    var answered = false
+    var cancelled = false
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}
