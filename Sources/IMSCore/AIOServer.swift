@@ -97,7 +97,8 @@ public final class AIOServer: Sendable {
                 logger: logger, hostPort: hostPort)
             service.restore(storedBindings.map { ($0.aor, SubscriberData.binding($0)) })
             stack.registrations = service
-            stack.router = SessionRouter(stack: stack, host: config.publicHostForURI, port: config.sipPort, logger: logger)
+            stack.router = SessionRouter(stack: stack, host: config.publicHostForURI, port: config.sipPort,
+                                         tlsPort: config.sipTLSPort, logger: logger)
             return stack
         }.get()
         provisioningFeed = ProvisioningFeed(store: store, stack: stack, homeDomain: config.homeDomain,

@@ -19,16 +19,18 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
     let logger: Logger
     let host: String
     let port: Int
+    let tlsPort: Int
     /// Forwarded requests waiting for their branches' answers, by server transaction.
     private var contexts: [ServerTransactionID: ForkContext] = [:]
     private var branchOwner: [ClientTransactionID: ServerTransactionID] = [:]
     var sessionExpires = 600
     var minSessionExpires = 90
 
-    init(stack: SIPStack, host: String, port: Int, logger: Logger) {
+    init(stack: SIPStack, host: String, port: Int, tlsPort: Int, logger: Logger) {
         self.stack = stack
         self.host = host
         self.port = port
+        self.tlsPort = tlsPort
         self.logger = logger
     }
 
@@ -270,23 +272,29 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         contexts[id] = context
     }
 
-    /// The endpoint an in-dialog request goes to: the first non-local Route, else the flow named by
-    /// one of our own Record-Route entries that is not the one the request came from.
+    /// The endpoint an in-dialog request goes to (RFC 3261 §16.12 with our flow tokens):
+    /// - a Route left after ours (an external next hop, e.g. a gateway) wins;
+    /// - with both of our Record-Route entries popped, the last one names the far side's flow (the
+    ///   caller's route set is the reverse of the callee's, so this holds in both directions);
+    /// - with one, it is the far side unless the request came from that very flow, in which case
+    ///   the Request-URI (e.g. a gateway's Contact) is the target.
     private func nextHop(_ request: SIPRequest, popped: PoppedRoutes, from source: SIPEndpoint) -> SIPEndpoint? {
         if let top = request.routes.first, case .sip(let sip) = top.uri {
             return resolve(sip)
         }
-        let here = source.description
-        if let flow = popped.flows.first(where: { $0 != here && !sameFlowPeer($0, here) }), let e = SIPEndpoint(flow: flow) {
+        if popped.flows.count >= 2, let last = popped.flows.last, let e = SIPEndpoint(flow: last) {
             return e
         }
+        if let only = popped.flows.first, let e = SIPEndpoint(flow: only), !isSameFlow(e, source) {
+            return e
+        }
+        if case .sip(let sip)? = request.uri { return resolve(sip) }
         return nil
     }
 
-    /// UDP flows are the same peer whatever the connection suffix; TCP flows compare by text.
-    private func sameFlowPeer(_ a: String, _ b: String) -> Bool {
-        func strip(_ s: String) -> Substring { s.split(separator: "#").first ?? Substring(s) }
-        return strip(a) == strip(b)
+    private func isSameFlow(_ a: SIPEndpoint, _ b: SIPEndpoint) -> Bool {
+        if a.transport.isReliable, let ia = a.connectionID, let ib = b.connectionID { return ia == ib }
+        return a.transport == b.transport && a.address == b.address
     }
 
     struct PoppedRoutes { var flows: [String] = [] }
@@ -318,14 +326,19 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         return out
     }
 
+    /// One Record-Route per side (RFC 5658 double record-routing), each with the transport that
+    /// side uses, so a UE on TCP keeps sending in-dialog requests over its connection.
     private func recordRoute(_ request: inout SIPRequest, flows: [String]) {
         for flow in flows {
-            request.headers.prepend("Record-Route", "<sip:\(PCSCF.flowToken(flow))@\(host):\(port);lr>")
+            let transport = SIPEndpoint(flow: flow)?.transport ?? .udp
+            let param = transport == .udp ? "" : ";transport=\(transport.rawValue.lowercased())"
+            let side = transport == .tls ? tlsPort : port
+            request.headers.prepend("Record-Route", "<sip:\(PCSCF.flowToken(flow))@\(host):\(side)\(param);lr>")
         }
     }
 
     private func ourVia(for transport: SIPTransportProtocol) -> String {
-        "SIP/2.0/\(transport.rawValue) \(host):\(port);branch=\(SIPBranch.random());rport"
+        "SIP/2.0/\(transport.rawValue) \(host):\(transport == .tls ? tlsPort : port);branch=\(SIPBranch.random());rport"
     }
 
     private func resolve(_ uri: SIPURI) -> SIPEndpoint? {
