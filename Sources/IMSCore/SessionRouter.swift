@@ -196,13 +196,27 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         }
         var targets: [(String, NextHop)] = []
         for b in bindings {
-            if let flow = b.flow, let endpoint = SIPEndpoint(flow: flow) {
+            let contact = try? SIPURI(parsing: b.contactURI)
+            if let flow = b.flow, let endpoint = SIPEndpoint(flow: flow), useFlow(endpoint, contact: contact, binding: b) {
                 targets.append((b.contactURI, .flow(endpoint, flow)))
-            } else if let uri = try? SIPURI(parsing: b.contactURI) {
-                targets.append((b.contactURI, .host(uri)))
+            } else if let contact {
+                targets.append((b.contactURI, .host(contact)))
             }
         }
         forward(request, transaction: id, targets: targets, from: source)
+    }
+
+    /// Whether to reach a binding over the flow its REGISTER came on rather than its Contact address:
+    /// always for connections that are still open (RFC 5626, RFC 5923 reuse) and for outbound
+    /// (reg-id) registrations; for UDP whenever the Contact's host is not the address the REGISTER
+    /// came from (a NAT rewrote it: the private Contact is unreachable, the flow is not).
+    private func useFlow(_ flow: SIPEndpoint, contact: SIPURI?, binding: Binding) -> Bool {
+        if flow.transport.isReliable { return stack.transport.isOpen(flow) || contact == nil }
+        if binding.regID != nil { return true }
+        guard let contact else { return true }
+        var host = contact.host
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host != flow.ipAddress
     }
 
     enum NextHop {

@@ -14,6 +14,14 @@ final class SIPDatagramHandler: ChannelInboundHandler {
         let view = envelope.data.readableBytesView
         // CRLF keep-alives over UDP carry no message; silently absorbed.
         if view.allSatisfy({ $0 == 13 || $0 == 10 || $0 == 32 || $0 == 0 }) { return }
+        if STUNKeepAlive.isSTUN(view) {
+            if let answer = STUNKeepAlive.response(to: view, from: envelope.remoteAddress) {
+                var out = context.channel.allocator.buffer(capacity: answer.count)
+                out.writeBytes(answer)
+                context.writeAndFlush(NIOAny(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: out)), promise: nil)
+            }
+            return
+        }
         transport.deliver(Array(view), from: SIPEndpoint(transport: .udp, address: envelope.remoteAddress))
     }
 

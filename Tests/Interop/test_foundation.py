@@ -257,3 +257,21 @@ def test_clean_shutdown(sig):
     s = CwAio(5080).start()
     assert "5080" in s.read_log()  # the banner names the ports
     assert s.stop(sig) == 0, s.read_log()
+
+
+def test_udp_stun_keepalive_answered(server):
+    """RFC 5626 §4.4.2: a STUN Binding request on the SIP port gets the client's mapped address."""
+    import struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2)
+    try:
+        tid = os.urandom(12)
+        s.sendto(struct.pack("!HHI", 1, 0, 0x2112A442) + tid, ("127.0.0.1", server.sip_port))
+        d = s.recv(200)
+        assert struct.unpack("!H", d[:2])[0] == 0x0101 and d[8:20] == tid
+        port = struct.unpack("!H", d[26:28])[0] ^ 0x2112
+        ip = struct.unpack("!I", d[28:32])[0] ^ 0x2112A442
+        assert (socket.inet_ntoa(struct.pack("!I", ip)), port) == s.getsockname()
+    finally:
+        s.close()
