@@ -65,6 +65,10 @@ public struct CWConfig: Sendable, Hashable {
     public internal(set) var tlsPrivateKey: String
     /// `reg_max_expires`: the longest registration expiry granted, seconds.
     public internal(set) var regMaxExpires: Int
+    /// `enum_file`: ENUM table path (empty = `<data_dir>/enum.json` when it exists).
+    public internal(set) var enumFile: String
+    /// `bgcf_file`: BGCF route table path (empty = `<data_dir>/bgcf.json` when it exists).
+    public internal(set) var bgcfFile: String
     /// `signup_code`: the code Ellis requires to create an account.
     public internal(set) var signupCode: String
     /// `ellis_api_key`: the key for Ellis' private API.
@@ -88,7 +92,7 @@ public struct CWConfig: Sendable, Hashable {
         publicIP = ""; sipPort = 0; sipTLSPort = 0; httpPort = 0; hssPort = 0; dataDir = ""
         logLevel = .info; sipBindAddress = ""; maxMessageSize = 0; tcpIdleTimeoutSeconds = 0
         sipT1Ms = 0; sipT2Ms = 0; sipT4Ms = 0; tlsCertificate = ""; tlsPrivateKey = ""
-        regMaxExpires = 0; signupCode = ""; ellisAPIKey = ""; numberPoolStart = 0; numberPoolSize = 0
+        regMaxExpires = 0; enumFile = ""; bgcfFile = ""; signupCode = ""; ellisAPIKey = ""; numberPoolStart = 0; numberPoolSize = 0
         eventLoopThreads = 0; localIPSetting = ""; publicIPSetting = ""
     }
 
@@ -110,6 +114,11 @@ public struct CWConfig: Sendable, Hashable {
 
     /// The last number of the pool (inclusive).
     public var numberPoolEnd: Int { numberPoolStart + numberPoolSize - 1 }
+
+    /// The ENUM and BGCF files in force: the configured paths, else `<data_dir>/enum.json` and
+    /// `<data_dir>/bgcf.json` (which may not exist: both tables are optional).
+    public var resolvedEnumFile: String { enumFile.isEmpty ? dataDir + "/enum.json" : enumFile }
+    public var resolvedBGCFFile: String { bgcfFile.isEmpty ? dataDir + "/bgcf.json" : bgcfFile }
 
     // MARK: Loading
 

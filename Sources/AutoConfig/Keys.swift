@@ -103,6 +103,16 @@ extension CWConfig {
             apply: { c, v throws(ValueError) in c.tlsPrivateKey = v },
             render: { $0.tlsPrivateKey }),
         ConfigKey(
+            name: "enum_file", defaultValue: "",
+            summary: "ENUM number translation table (enum.json); empty = <data_dir>/enum.json if present",
+            apply: { c, v throws(ValueError) in c.enumFile = v },
+            render: { $0.enumFile }),
+        ConfigKey(
+            name: "bgcf_file", defaultValue: "",
+            summary: "BGCF breakout routes (bgcf.json); empty = <data_dir>/bgcf.json if present",
+            apply: { c, v throws(ValueError) in c.bgcfFile = v },
+            render: { $0.bgcfFile }),
+        ConfigKey(
             name: "reg_max_expires", defaultValue: "300",
             summary: "Longest registration expiry granted, in seconds (1-86400)",
             apply: { c, v throws(ValueError) in c.regMaxExpires = try Parse.integer(v, in: 1...86400) },

@@ -111,8 +111,11 @@ public enum ProxyCore {
         // §16.4, then 4. loop detection on the preprocessed form.
         let pre = preprocessRoutes(request, isLocalURI: isLocalURI, isRecordRouteURI: isRecordRouteURI)
         if options.detectLoops {
-            let ownVia = isLocalVia ?? { via in isLocalURI(.sip(SIPURI(host: via.host, port: via.port))) }
-            if isLoop(pre.request, isLocalVia: ownVia, loopContext: options.loopContext) { return reject(482) }
+            let looped = isLoop(pre.request, isLocalVia: { via in
+                if let isLocalVia { return isLocalVia(via) }
+                return isLocalURI(.sip(SIPURI(host: via.host, port: via.port)))
+            }, loopContext: options.loopContext)
+            if looped { return reject(482) }
         }
 
         // 5. Proxy-Require.

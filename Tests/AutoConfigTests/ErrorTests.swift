@@ -49,8 +49,8 @@ import Testing
     }
 
     @Test func everyKeyHasAtLeastOneInvalidValueCase() {
-        // Keys with no rejectable value by design: tls paths (any text; consistency is checked separately).
-        let accepting: Set = ["tls_certificate", "tls_private_key"]
+        // Keys with no rejectable value by design: file paths (any text; consistency is checked separately).
+        let accepting: Set = ["tls_certificate", "tls_private_key", "enum_file", "bgcf_file"]
         for key in CWConfig.keys where !accepting.contains(key.name) {
             var c = CWConfig()
             let rejectsSomething = ["", "x y", "-1", "99999999999999999"].contains { v in
