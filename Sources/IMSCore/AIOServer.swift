@@ -86,7 +86,8 @@ public final class AIOServer: Sendable {
             let nonces = try NonceManager(secret: secret)
             let scscf = SCSCFRegistrar(
                 settings: .init(homeDomain: config.homeDomain, hostPort: hostPort,
-                                policy: RegistrarPolicy(maxExpires: config.regMaxExpires)),
+                                policy: RegistrarPolicy(maxExpires: config.regMaxExpires),
+                                domainAliases: stack.element.localHosts.subtracting([config.homeDomain.lowercased()])),
                 directory: hss, nonces: nonces, processStart: processStart, newTag: SIPElement.newTag)
             let service = RegistrationService(
                 stack: stack, hss: hss,

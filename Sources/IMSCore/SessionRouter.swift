@@ -167,10 +167,10 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
                 registrations?.hss.registrationSet(impu: $0) != nil
             })
         }
-        guard case .sip(let sip) = uri, let impu = PublicIdentity.normalize(uri) else {
+        guard case .sip = uri,
+              let impu = PublicIdentity.normalize(uri, homeDomain: homeDomain, aliases: stack.element.localHosts) else {
             return .reject(404, "Not Found")
         }
-        _ = sip
         return .local(impu)
     }
 
@@ -302,7 +302,9 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         if let only = popped.flows.first, let e = SIPEndpoint(flow: only), !isSameFlow(e, source) {
             return e
         }
-        if case .sip(let sip)? = request.uri { return resolve(sip) }
+        // Only a dialog we record-routed is ours to route: without one of our Route entries the
+        // request is for a dialog we do not know (481), never re-sent to whatever its URI names.
+        if !popped.flows.isEmpty, case .sip(let sip)? = request.uri { return resolve(sip) }
         return nil
     }
 

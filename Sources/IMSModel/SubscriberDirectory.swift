@@ -76,12 +76,20 @@ public enum PublicIdentity {
         return normalize(uri)
     }
 
-    public static func normalize(_ uri: URI) -> String? {
+    public static func normalize(_ uri: URI) -> String? { normalize(uri, homeDomain: nil, aliases: []) }
+
+    /// As `normalize(_:)`, with hosts that are aliases of the home domain (the server's own
+    /// addresses, which users often type as their "domain") read as the home domain, port dropped.
+    public static func normalize(_ uri: URI, homeDomain: String?, aliases: Set<String>) -> String? {
         switch uri {
         case .sip(let sip):
             var out = sip.scheme.lowercased() + ":"
             if let user = sip.user, !user.isEmpty { out += user + "@" }
-            out += sip.host.lowercased()
+            let host = sip.host.lowercased()
+            if let homeDomain, aliases.contains(host) {
+                return out + homeDomain.lowercased()
+            }
+            out += host
             if let port = sip.port { out += ":\(port)" }
             return out
         case .tel(let tel):

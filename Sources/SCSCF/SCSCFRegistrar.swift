@@ -13,9 +13,12 @@ public final class SCSCFRegistrar {
         public var policy: RegistrarPolicy
         /// Digest algorithms offered in each 401, in order.
         public var algorithms: [DigestAlgorithm]
+        /// Hosts read as the home domain in identities (the server's own addresses).
+        public var domainAliases: Set<String>
         public init(homeDomain: String, hostPort: String, policy: RegistrarPolicy = RegistrarPolicy(),
-                    algorithms: [DigestAlgorithm] = [.md5]) {
+                    algorithms: [DigestAlgorithm] = [.md5], domainAliases: Set<String> = []) {
             self.homeDomain = homeDomain
+            self.domainAliases = domainAliases
             self.hostPort = hostPort
             self.policy = policy
             self.algorithms = algorithms
@@ -50,7 +53,8 @@ public final class SCSCFRegistrar {
     public var serviceRoute: String { "<sip:orig@\(settings.hostPort);lr>" }
 
     public func register(_ request: SIPRequest, flow: String?, now: Int64) -> Outcome {
-        guard let to = request.to, let impu = PublicIdentity.normalize(to.uri) else {
+        guard let to = request.to,
+              let impu = PublicIdentity.normalize(to.uri, homeDomain: settings.homeDomain, aliases: settings.domainAliases) else {
             return .respond(reply(request, 400, "Bad Header: To"))
         }
         // Credentials for our realm, if any (RFC 3261 §22.4: pick the one for the realm we challenge with).

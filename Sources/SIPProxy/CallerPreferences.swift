@@ -251,11 +251,17 @@ public struct CallerPreferences: Sendable, Hashable {
 
     /// Filters and orders targets; `contact` gives each target's Contact (feature parameters and q).
     public func rank<Target>(_ targets: [Target], contact: (Target) -> NameAddr) -> [RankedTarget<Target>] {
+        rank(targets, parameters: { contact($0).parameters }, q: { contact($0).q })
+    }
+
+    /// Filters and orders targets given their Contact header parameters (feature tags) and q (1.0 when nil),
+    /// e.g. `rank(bindings, parameters: \.contactParameters, q: \.q)` for registrar bindings.
+    public func rank<Target>(_ targets: [Target], parameters: (Target) -> SIPParameters,
+                             q: (Target) -> Double?) -> [RankedTarget<Target>] {
         var kept: [(index: Int, ranked: RankedTarget<Target>)] = []
         for (index, target) in targets.enumerated() {
-            let c = contact(target)
-            if let score = score(FeatureSet(parameters: c.parameters)) {
-                kept.append((index, RankedTarget(target: target, q: c.q ?? 1.0, score: score)))
+            if let score = score(FeatureSet(parameters: parameters(target))) {
+                kept.append((index, RankedTarget(target: target, q: q(target) ?? 1.0, score: score)))
             }
         }
         kept.sort { a, b in

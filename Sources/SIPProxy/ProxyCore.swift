@@ -33,6 +33,21 @@ public struct ValidatedRequest: Sendable, Hashable {
     }
 }
 
+/// A request ready to send and where to send it.
+public struct ForwardedRequest: Sendable, Hashable {
+    public var request: SIPRequest
+    /// §16.6 step 7: resolve this (RFC 3263) to find the destination. Nil when the Request-URI does not parse.
+    public var nextHop: URI?
+    /// The top Route was a strict router: it became the Request-URI and is the next hop.
+    public var toStrictRouter: Bool
+
+    public init(request: SIPRequest, nextHop: URI?, toStrictRouter: Bool) {
+        self.request = request
+        self.nextHop = nextHop
+        self.toStrictRouter = toStrictRouter
+    }
+}
+
 /// Policy knobs of §16.3.
 public struct ProxyOptions: Sendable, Hashable {
     /// Option tags this proxy supports in Proxy-Require (compared case-insensitively). Others give 420.
@@ -191,6 +206,14 @@ public enum ProxyCore {
     /// loop-detection hash, so a request coming back from them is a spiral, not a loop.
     public static func forward(_ request: SIPRequest, to target: URI? = nil, via: Via,
                                recordRoute: RecordRoutePolicy? = nil, loopContext: String = "") -> SIPRequest {
+        prepareForward(request, to: target, via: via, recordRoute: recordRoute, loopContext: loopContext).request
+    }
+
+    /// `forward`, also returning where to send the result (§16.6 step 7). Use this one when the route set may
+    /// contain strict routers: after the step-6 rewrite the next hop is the Request-URI even though a loose
+    /// Route may now be on top, which `nextHop(for:)` cannot tell from the message alone.
+    public static func prepareForward(_ request: SIPRequest, to target: URI? = nil, via: Via,
+                                      recordRoute: RecordRoutePolicy? = nil, loopContext: String = "") -> ForwardedRequest {
         var out = request
         if let target { out.requestURI = target.description }
 
@@ -207,11 +230,13 @@ public enum ProxyCore {
 
         // Step 6: a strict router as next hop.
         var routes = out.headers.values("Route")
+        var strictNextHop: URI?
         if let first = routes.first, let top = try? NameAddr(parsing: first), let sip = top.uri.sipURI, !sip.isLooseRouter {
             routes.removeFirst()
             routes.append("<" + out.requestURI + ">")
             out.requestURI = top.uri.description
             out.headers.setList("Route", routes)
+            strictNextHop = top.uri
         }
 
         var ourVia = via
@@ -219,12 +244,13 @@ public enum ProxyCore {
             ourVia.branch = makeBranch(loopHash: loopDetectionBranch(for: request, loopContext: loopContext), unique: ProxyText.randomHex())
         }
         out.headers.prepend("Via", ourVia.description)
-        return out
+        return ForwardedRequest(request: out, nextHop: strictNextHop ?? nextHop(for: out), toStrictRouter: strictNextHop != nil)
     }
 
-    /// Where to send a request produced by `forward` (§16.6 step 7): the top Route when it is a loose router,
-    /// otherwise the Request-URI (which, after strict-route handling, is the strict router). Nil when the
-    /// Request-URI does not parse. A tel/urn result is for the caller's ENUM/BGCF/ECSCF logic.
+    /// Where to send a request (§16.6 step 7): the top Route when it is a loose router, otherwise the
+    /// Request-URI. Nil when the Request-URI does not parse. A tel/urn result is for the caller's
+    /// ENUM/BGCF/E-CSCF logic. For a request `forward` rewrote for a strict router, use
+    /// `prepareForward(...).nextHop` instead.
     public static func nextHop(for request: SIPRequest) -> URI? {
         if let first = request.headers.values("Route").first, let top = try? NameAddr(parsing: first),
            top.uri.sipURI?.isLooseRouter == true {

@@ -63,7 +63,7 @@ Content-Type: application/sdp
 
 let sdp = "v=0\r\no=alice 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n"
 
-func invite() throws -> SIPRequest { try sipRequest(inviteText, body: sdp) }
+func invite() throws -> SIPRequest { try sipRequest(inviteText + "\nContent-Length: \(sdp.utf8.count)", body: sdp) }
 
 func validated(_ request: SIPRequest, options: ProxyOptions = ProxyOptions()) throws -> ValidatedRequest {
     guard case .proceed(let v) = ProxyCore.validate(request, isLocalURI: isLocal, options: options) else {

@@ -122,7 +122,7 @@ struct LoopDetectionTests {
         #expect(rejection(ProxyCore.validate(back, isLocalURI: isLocal)) == nil)
     }
 
-    @Test func loopThroughForwardedTargetIsStillALoop() throws {
+    @Test func retargetedRequestForwardedUnchangedLoopsOnItsReturn() throws {
         // We retargeted to bob's contact; the request comes back (misconfigured downstream) with that R-URI.
         let v = try validated(try invite())
         let fwd = ProxyCore.forward(v.request, to: try uri("sip:bob@192.0.2.77"), via: ourVia)
