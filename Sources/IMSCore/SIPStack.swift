@@ -104,13 +104,11 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             case .response(let response, let id):
                 if router?.handleBranchResponse(response, branch: id) == true { break }
                 if response.statusCode >= 200 { registrations?.handleNotifyResult(id, status: response.statusCode) }
-            case .timeout(let id, let response):
-                if router?.handleBranchResponse(response, branch: id) == true { break }
+            case .timeout(let id, _):
+                if router?.handleBranchFailure(id, timeout: true) == true { break }
                 registrations?.handleNotifyResult(id, status: 408)
-            case .transportError(.client(let id), let response):
-                if let response, router?.handleBranchResponse(response, branch: id) == true { break }
-                if response == nil, let request = transactions.request(of: .client(id)),
-                   router?.handleBranchResponse(request.makeResponse(statusCode: 503), branch: id) == true { break }
+            case .transportError(.client(let id), _):
+                if router?.handleBranchFailure(id, timeout: false) == true { break }
                 registrations?.handleNotifyResult(id, status: 503)
             case .strayResponse, .ackTimeout, .transportError, .terminated:
                 break

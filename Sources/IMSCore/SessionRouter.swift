@@ -4,6 +4,7 @@ import NIOCore
 import PCSCF
 import SCSCF
 import SIPCore
+import SIPProxy
 import SIPTransaction
 import SIPTransport
 
@@ -21,7 +22,10 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
     let port: Int
     let tlsPort: Int
     /// Forwarded requests waiting for their branches' answers, by server transaction.
-    private var contexts: [ServerTransactionID: ForkContext] = [:]
+    private var contexts: [ServerTransactionID: ResponseContext<ClientTransactionID>] = [:]
+    /// RFC 3261 §16.8 Timer C per INVITE branch: a callee that rings forever is cancelled.
+    private var timerC: [ClientTransactionID: Scheduled<Void>] = [:]
+    var timerCSeconds: Int64 = 180
     private var branchOwner: [ClientTransactionID: ServerTransactionID] = [:]
     var sessionExpires = 600
     var minSessionExpires = 90
@@ -67,42 +71,78 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             return
         }
         stack.respond(id, stack.element.reply(cancel, 200))
-        context.cancelled = true
-        contexts[invite] = context
         // RFC 3261 §16.10: CANCEL every pending branch; their 487s produce the final answer.
-        cancelPending(invite)
+        let actions = context.cancelReceived(reason: cancel.headers.first("Reason"))
+        contexts[invite] = context
+        perform(actions, for: invite)
     }
 
-    /// A response (or a timeout / transport error turned into one) on one of our branches.
+    /// A response on one of our branches. Returns false when the branch is not ours.
     func handleBranchResponse(_ response: SIPResponse, branch: ClientTransactionID) -> Bool {
         guard let serverID = branchOwner[branch], var context = contexts[serverID] else { return false }
-        var response = response
-        response.headers.removeFirstValue("Via")
-        let status = response.statusCode
-        if status < 200 {
-            context.branches[branch]?.provisional = true
-            contexts[serverID] = context
-            if status > 100 { stack.respond(serverID, response) }
-            return true
-        }
-        branchOwner[branch] = nil
-        context.branches[branch]?.final = status
-        if (200..<300).contains(status) {
-            // §16.7 step 5: every 2xx goes upstream at once; the other branches are cancelled.
-            context.answered = true
-            contexts[serverID] = context
-            stack.respond(serverID, response)
-            cancelPending(serverID)
-        } else if status >= 600 {
-            context.best = better(context.best, response) ?? response
-            contexts[serverID] = context
-            cancelPending(serverID)
-        } else {
-            context.best = better(context.best, response)
-            contexts[serverID] = context
-        }
-        finishIfDone(serverID)
+        let actions = context.received(response, on: branch)
+        contexts[serverID] = context
+        perform(actions, for: serverID)
         return true
+    }
+
+    /// Timer B/F expiry (timeout) or a send failure on a branch.
+    func handleBranchFailure(_ branch: ClientTransactionID, timeout: Bool) -> Bool {
+        guard let serverID = branchOwner[branch], var context = contexts[serverID] else { return false }
+        let actions = timeout ? context.branchTimedOut(branch) : context.branchTransportError(branch)
+        contexts[serverID] = context
+        perform(actions, for: serverID)
+        return true
+    }
+
+    private func perform(_ actions: [ProxyAction<ClientTransactionID>], for serverID: ServerTransactionID) {
+        for action in actions {
+            switch action {
+            case .forwardProvisional(let response):
+                stack.respond(serverID, response)
+            case .forwardFinal(let response):
+                stack.respond(serverID, response)
+            case .cancelBranches(let ids):
+                for id in ids {
+                    guard let cancel = contexts[serverID]?.cancelRequest(for: id),
+                          let peer = stack.transactions.peer(of: .client(id)) else { continue }
+                    _ = stack.sendRequest(cancel, to: peer)
+                }
+            case .restartTimerC(let id):
+                startTimerC(id, server: serverID)
+            case .branchesCompleted:
+                if var context = contexts[serverID] {
+                    let more = context.targetsExhausted()
+                    contexts[serverID] = context
+                    perform(more, for: serverID)
+                }
+            }
+        }
+        cleanUp(serverID)
+    }
+
+    /// Drops the context once every branch has ended and the final answer went upstream.
+    private func cleanUp(_ serverID: ServerTransactionID) {
+        guard let context = contexts[serverID] else { return }
+        for (id, branch) in context.branches where !branch.isPending {
+            branchOwner[id] = nil
+            timerC.removeValue(forKey: id)?.cancel()
+        }
+        if context.finalResponseSent && context.pendingBranches.isEmpty {
+            contexts[serverID] = nil
+        }
+    }
+
+    private func startTimerC(_ id: ClientTransactionID, server serverID: ServerTransactionID) {
+        timerC.removeValue(forKey: id)?.cancel()
+        guard contexts[serverID]?.needsTimerC(id) == true else { return }
+        timerC[id] = stack.eventLoop.scheduleTask(in: .seconds(timerCSeconds)) { [self] in
+            timerC[id] = nil
+            guard var context = contexts[serverID] else { return }
+            let actions = context.timerCFired(id)
+            contexts[serverID] = context
+            perform(actions, for: serverID)
+        }
     }
 
     // MARK: initial requests
@@ -188,7 +228,8 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             // GRUU (RFC 5627 §7): exactly the instance it names.
             bindings = bindings.filter { ($0.instance.map(RegInfo.instanceURN) ?? "") == instance }
         }
-        bindings = CallerPreferences.apply(request, to: bindings)
+        // RFC 3841 caller preferences: Reject-/Accept-Contact filter, then q-value order.
+        bindings = CallerPreferences(request: request).rank(bindings, parameters: \.contactParameters, q: \.q).map(\.target)
         guard !bindings.isEmpty else {
             registrations.markUnregisteredIfIdle(set)
             stack.respond(id, stack.element.reply(request, 480))
@@ -230,7 +271,8 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             stack.respond(id, stack.element.reply(request, 483))
             return
         }
-        var context = ForkContext(request: request, isInvite: request.method == .invite)
+        var context = ResponseContext<ClientTransactionID>(request: request)
+        var started: [ClientTransactionID] = []
         for (uri, hop) in targets {
             var out = base
             out.requestURI = uri
@@ -247,16 +289,17 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
                 endpoint = e
             }
             out.headers.prepend("Via", ourVia(for: endpoint.transport))
-            if let branch = stack.sendRequest(out, to: endpoint) {
-                context.branches[branch] = ForkContext.Branch()
+            if let branch = stack.sendRequest(out, to: endpoint), context.addBranch(branch, request: out) {
                 branchOwner[branch] = id
+                started.append(branch)
             }
         }
-        guard !context.branches.isEmpty else {
+        guard !started.isEmpty else {
             stack.respond(id, stack.element.reply(request, 480))
             return
         }
         contexts[id] = context
+        for branch in started { startTimerC(branch, server: id) }
         if request.method == .invite {
             // RFC 3261 §16.7: a stateful proxy answers INVITE with 100 itself.
             stack.respond(id, stack.element.reply(request, 100))
@@ -280,10 +323,11 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             stack.respond(id, stack.element.reply(request, 500))
             return
         }
-        var context = ForkContext(request: request, isInvite: request.method == .invite)
-        context.branches[branch] = ForkContext.Branch()
+        var context = ResponseContext<ClientTransactionID>(request: request)
+        _ = context.addBranch(branch, request: out)
         branchOwner[branch] = id
         contexts[id] = context
+        startTimerC(branch, server: id)
     }
 
     /// The endpoint an in-dialog request goes to (RFC 3261 §16.12 with our flow tokens):
@@ -406,51 +450,6 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         return r
     }
 
-    private func cancelPending(_ serverID: ServerTransactionID) {
-        guard let context = contexts[serverID], context.isInvite else { return }
-        for (branch, state) in context.branches where state.final == nil {
-            if let cancel = stack.transactions.makeCancel(for: branch), let peer = stack.transactions.peer(of: .client(branch)) {
-                _ = stack.sendRequest(cancel, to: peer)
-            }
-        }
-    }
-
-    private func finishIfDone(_ serverID: ServerTransactionID) {
-        guard let context = contexts[serverID] else { return }
-        guard context.branches.values.allSatisfy({ $0.final != nil }) else { return }
-        contexts[serverID] = nil
-        if context.answered { return }
-        if var best = context.best {
-            // §16.7 step 6: a 503 from downstream must not make upstream think *we* are overloaded.
-            if best.statusCode == 503 { best.statusCode = 500; best.reasonPhrase = "Server Internal Error" }
-            stack.respond(serverID, best)
-        } else {
-            stack.respond(serverID, stack.element.reply(context.request, context.cancelled ? 487 : 480))
-        }
-    }
-
-    /// §16.7 step 6 choice: 6xx wins; else the lowest class, preferring anything over 408/5xx.
-    private func better(_ a: SIPResponse?, _ b: SIPResponse) -> SIPResponse? {
-        guard let a else { return b }
-        func rank(_ r: SIPResponse) -> Int {
-            let s = r.statusCode
-            if s >= 600 { return 0 }
-            if s == 408 || s == 503 { return 900 + s / 100 }
-            return s
-        }
-        return rank(b) < rank(a) ? b : a
-    }
-}
-
-/// The state of one forwarded request across its branches.
-struct ForkContext {
-    struct Branch { var provisional = false; var final: Int? }
-    var request: SIPRequest
-    var isInvite: Bool
-    var branches: [ClientTransactionID: Branch] = [:]
-    var best: SIPResponse?
-    var answered = false
-    var cancelled = false
 }
 
 extension String {
