@@ -113,7 +113,7 @@ public struct BGCFTable: Sendable {
                     guard Self.isValidDomain(d) else {
                         throw reader.error(at + ".domain", "\"\(d)\" is not a domain name or IP address (or \"*\")")
                     }
-                    match = .domain(d.lowercased())
+                    match = .domain(Self.foldDomain(d))
                 }
             case (nil, .some(let n)):
                 guard let digits = NumberNormalizer.canonicalDigits(n) else {

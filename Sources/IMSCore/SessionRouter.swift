@@ -158,6 +158,11 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             stack.respond(id, stack.element.reply(request, 403, reason: "Forbidden (not registered)"))
             return
         }
+        // RFC 3261 §16.3 step 4: our own Via below with this request's loop hash = it came back unchanged.
+        if ProxyCore.isLoop(request, isLocalVia: isLocalVia) {
+            stack.respond(id, stack.element.reply(request, 482))
+            return
+        }
         var request = request
         assertIdentity(&request, flow: flow)
         if request.method == .invite, let rejection = checkSessionTimer(&request) {
@@ -273,6 +278,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         }
         var context = ResponseContext<ClientTransactionID>(request: request)
         var started: [ClientTransactionID] = []
+        let loopHash = ProxyCore.loopDetectionBranch(for: request)
         for (uri, hop) in targets {
             var out = base
             out.requestURI = uri
@@ -288,7 +294,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
                 guard let e = resolve(sip) else { continue }
                 endpoint = e
             }
-            out.headers.prepend("Via", ourVia(for: endpoint.transport))
+            out.headers.prepend("Via", ourVia(for: endpoint.transport, loopHash: loopHash))
             if let branch = stack.sendRequest(out, to: endpoint), context.addBranch(branch, request: out) {
                 branchOwner[branch] = id
                 started.append(branch)
@@ -370,6 +376,10 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         return popped
     }
 
+    func isLocalVia(_ via: Via) -> Bool {
+        stack.element.localHosts.contains(via.host.lowercased()) && stack.element.localPorts.contains(via.port ?? 5060)
+    }
+
     func isLocal(_ uri: SIPURI) -> Bool {
         guard stack.element.localHosts.contains(uri.host.lowercased()) else { return false }
         let p = uri.port ?? (uri.scheme == "sips" ? 5061 : 5060)
@@ -397,8 +407,11 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         }
     }
 
-    private func ourVia(for transport: SIPTransportProtocol) -> String {
-        "SIP/2.0/\(transport.rawValue) \(host):\(transport == .tls ? tlsPort : port);branch=\(SIPBranch.random());rport"
+    /// Our Via; initial requests carry their loop hash in the branch so a spiral back is recognised.
+    private func ourVia(for transport: SIPTransportProtocol, loopHash: String? = nil) -> String {
+        let random = SIPBranch.random()
+        let branch = loopHash.map { ProxyCore.makeBranch(loopHash: $0, unique: String(random.dropFirst(7))) } ?? random
+        return "SIP/2.0/\(transport.rawValue) \(host):\(transport == .tls ? tlsPort : port);branch=\(branch);rport"
     }
 
     private func resolve(_ uri: SIPURI) -> SIPEndpoint? {
