@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "ICSCF", dependencies: ["SIPCore", "IMSModel"]),
         // RFC 3261 §16 stateful-proxy logic: validation, loop detection, forwarding, response contexts.
         .target(name: "SIPProxy", dependencies: ["SIPCore"]),
+        // Number normalisation, ENUM (enum.json) and BGCF breakout routes (bgcf.json).
+        .target(name: "BGCF", dependencies: ["SIPCore"]),
         // S-CSCF: registrar rules, bindings, reg-event documents (Sans-IO).
         .target(name: "SCSCF", dependencies: ["SIPCore", "IMSModel", "DigestAuth"]),
         // SIP digest authentication (RFC 2617/7616/8760): headers, maths, nonces.
@@ -57,7 +59,8 @@ let package = Package(
         ]),
         // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
         .target(name: "IMSCore", dependencies: [
-            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth", "HSSAPI", "SIPProxy",
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth", "HSSAPI", "SIPProxy", "BGCF",
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "DigestAuthTests", dependencies: ["DigestAuth"]),
         .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore"]),
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),
+        .testTarget(name: "BGCFTests", dependencies: ["BGCF", "SIPCore"]),
         .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -1,5 +1,7 @@
 import AutoConfig
+import BGCF
 import HSSAPI
+import UnixSignals
 import ServiceLifecycle
 import DigestAuth
 import HSS
@@ -30,6 +32,7 @@ public final class AIOServer: Sendable {
     let sipLoop: EventLoop
     private let stackBox: NIOLockedValueBox<SIPStack?> = NIOLockedValueBox(nil)
     private let storeBox: NIOLockedValueBox<IMSStore?> = NIOLockedValueBox(nil)
+    private let reloadTask: NIOLockedValueBox<Task<Void, Never>?> = NIOLockedValueBox(nil)
     private let feedBox: NIOLockedValueBox<ProvisioningFeed?> = NIOLockedValueBox(nil)
     private var provisioningFeed: ProvisioningFeed? {
         get { feedBox.withLockedValue { $0 } }
@@ -76,6 +79,12 @@ public final class AIOServer: Sendable {
             throw AIOStartupError("data directory \(config.dataDir): \(error)")
         }
         storeBox.withLockedValue { $0 = store }
+        let tables: RoutingTables
+        do {
+            tables = try RoutingTables.load(enumPath: config.resolvedEnumFile, bgcfPath: config.resolvedBGCFFile)
+        } catch {
+            throw AIOStartupError("routing tables: \(error)")
+        }
         let directory = SubscriberData.directory(from: snapshot.subscribers, homeDomain: config.homeDomain)
         let processStart = UInt64(RegistrationService.wallClock())
         let stack = try await sipLoop.submit {
@@ -98,6 +107,7 @@ public final class AIOServer: Sendable {
                 logger: logger, hostPort: hostPort)
             service.restore(storedBindings.map { ($0.aor, SubscriberData.binding($0)) })
             stack.registrations = service
+            stack.routingTables = tables
             stack.router = SessionRouter(stack: stack, host: config.publicHostForURI, port: config.sipPort,
                                          tlsPort: config.sipTLSPort, logger: logger)
             return stack
@@ -105,6 +115,7 @@ public final class AIOServer: Sendable {
         provisioningFeed = ProvisioningFeed(store: store, stack: stack, homeDomain: config.homeDomain,
                                             after: snapshot.seq, logger: logger)
         provisioningFeed?.start()
+        startReloadOnSIGHUP(stack)
         do {
             try await sipLoop.flatSubmit { stack.start() }.get()
         } catch {
@@ -114,6 +125,25 @@ public final class AIOServer: Sendable {
         stackBox.withLockedValue { $0 = stack }
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
         return banner(bound: bound, certificate: tlsContext.paths)
+    }
+
+    /// SIGHUP re-reads enum.json and bgcf.json; calls in progress are untouched, and a file with an
+    /// error leaves the tables in force (the error is logged with the file and entry).
+    private func startReloadOnSIGHUP(_ stack: SIPStack) {
+        let config = self.config
+        let logger = self.logger
+        let task = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    let tables = try RoutingTables.load(enumPath: config.resolvedEnumFile, bgcfPath: config.resolvedBGCFFile)
+                    try await stack.eventLoop.submit { stack.routingTables = tables }.get()
+                    logger.notice("SIGHUP: reloaded routing tables (\(tables.enumTable.blocks.count) ENUM blocks, \(tables.bgcfTable.routes.count) BGCF routes)")
+                } catch {
+                    logger.error("SIGHUP: routing tables not reloaded, keeping the old ones: \(error)")
+                }
+            }
+        }
+        reloadTask.withLockedValue { $0 = task }
     }
 
     /// The HSS cache's REST interface (Homestead paths) on `hss_port`, loopback only, on the shared
@@ -126,6 +156,7 @@ public final class AIOServer: Sendable {
     }
 
     public func stop() async {
+        reloadTask.withLockedValue { $0?.cancel() }
         provisioningFeed?.stop()
         let stack = stackBox.withLockedValue { s -> SIPStack? in defer { s = nil }; return s }
         if let stack {

@@ -1,6 +1,7 @@
 import AutoConfig
 import Logging
 import NIOCore
+import BGCF
 import SIPCore
 import SIPTransaction
 import SIPTransport
@@ -17,8 +18,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     var registrations: RegistrationService?
     /// Calls and standalone requests through the CSCFs.
     var router: SessionRouter?
-    /// ENUM / BGCF tables (nil: only local identities are routed).
-    var routingTables: CallRouting?
+    /// ENUM / BGCF tables in force; replaced whole on SIGHUP.
+    var routingTables = RoutingTables.empty
     private var timer: Scheduled<Void>?
     private var timerDeadline: SIPTime?
 

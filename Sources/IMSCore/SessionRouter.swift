@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PCSCF
 import SCSCF
+import BGCF
 import SIPCore
 import SIPProxy
 import SIPTransaction
@@ -179,44 +180,73 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             return
         }
         let domain = registrations.scscf.settings.homeDomain
-        let target: TerminatingTarget
         switch resolveTarget(uri, homeDomain: domain) {
-        case .local(let impu): target = .local(impu)
-        case .external(let next, let name): target = .external(next, name)
-        case .reject(let status, let reason):
-            stack.respond(id, stack.element.reply(request, status, reason: reason))
-            return
-        }
-        switch target {
         case .local(let impu):
             terminate(request, impu: impu, originalURI: uri, transaction: id, from: source)
-        case .external(let next, _):
+        case .external(let route, let requestURI):
+            // Breakout through the BGCF route (TS 24.229 §5.6): the route set leads to the gateway.
             var out = request
-            out.headers.prepend("Route", "<\(next)>")
-            guard let nextURI = try? SIPURI(parsing: next) else {
-                stack.respond(id, stack.element.reply(request, 500, reason: "Bad Route"))
+            out.requestURI = requestURI
+            for hop in route.reversed() { out.headers.prepend("Route", "<\(hop)>") }
+            guard let first = route.first, let firstURI = try? SIPURI(parsing: first) else {
+                stack.respond(id, stack.element.reply(request, 500, reason: "Bad BGCF Route"))
                 return
             }
             recordRoute(&out, flows: [source.description])
-            forward(out, transaction: id, targets: [(out.requestURI, .host(nextURI))], from: source)
+            forward(out, transaction: id, targets: [(requestURI, .host(firstURI))], from: source)
+        case .reject(let status, let reason):
+            stack.respond(id, stack.element.reply(request, status, reason: reason))
         }
     }
 
-    enum TerminatingTarget { case local(String), external(String, String) }
-    enum Resolution { case local(String), external(String, String), reject(Int, String) }
+    enum Resolution: Equatable {
+        case local(String)
+        /// Breakout or off-net: send with this Request-URI to the first hop of `route`.
+        case external(route: [String], requestURI: String)
+        case reject(Int, String)
+    }
 
-    /// Where a Request-URI leads: a local identity, a breakout route, or a refusal.
+    /// Where a Request-URI leads (TS 24.229 §5.4.3.2 with ENUM and the BGCF, TS 24.229 §5.6):
+    /// a local identity, a breakout route, or a refusal.
     func resolveTarget(_ uri: URI, homeDomain: String) -> Resolution {
-        if let tables = stack.routingTables {
-            return tables.resolve(uri, homeDomain: homeDomain, isLocal: { [registrations] in
-                registrations?.hss.registrationSet(impu: $0) != nil
-            })
+        let aliases = stack.element.localHosts
+        let directory = registrations?.hss
+        let isLocal: (String) -> Bool = { impu in
+            guard let n = PublicIdentity.normalize(impu).flatMap({ try? URI(parsing: $0) })
+                    .flatMap({ PublicIdentity.normalize($0, homeDomain: homeDomain, aliases: aliases) }) else { return false }
+            return directory?.registrationSet(impu: n) != nil
         }
-        guard case .sip = uri,
-              let impu = PublicIdentity.normalize(uri, homeDomain: homeDomain, aliases: stack.element.localHosts) else {
-            return .reject(404, "Not Found")
+        switch stack.routingTables.decide(requestURI: uri, homeDomain: homeDomain, isLocalSubscriber: isLocal) {
+        case .local(let impu):
+            let n = (try? URI(parsing: impu)).flatMap { PublicIdentity.normalize($0, homeDomain: homeDomain, aliases: aliases) }
+            return .local(n ?? impu)
+        case .breakout(let route, let requestURI):
+            return .external(route: route.route, requestURI: requestURI)
+        case .offNet(let requestURI):
+            guard let target = try? URI(parsing: requestURI) else { return .reject(404, "Not Found") }
+            return resolveSIP(target, requestURI: requestURI, homeDomain: homeDomain)
+        case .notFound(let status, let reason):
+            return .reject(status, reason)
+        case .notANumber:
+            return resolveSIP(uri, requestURI: uri.description, homeDomain: homeDomain)
         }
-        return .local(impu)
+    }
+
+    /// A SIP URI that is not a number: home domain → local; another domain → its BGCF domain route
+    /// (or `*`), else 404: this box does no DNS routing to other networks.
+    private func resolveSIP(_ uri: URI, requestURI: String, homeDomain: String) -> Resolution {
+        guard case .sip(let sip) = uri else { return .reject(416, "Unsupported URI Scheme") }
+        let host = sip.host.lowercased()
+        if host == homeDomain.lowercased() || stack.element.localHosts.contains(host) {
+            guard let impu = PublicIdentity.normalize(uri, homeDomain: homeDomain, aliases: stack.element.localHosts) else {
+                return .reject(404, "Not Found")
+            }
+            return .local(impu)
+        }
+        if let route = stack.routingTables.bgcfTable.route(number: nil, domain: host) {
+            return .external(route: route.route, requestURI: requestURI)
+        }
+        return .reject(404, "No Route To Domain")
     }
 
     /// Terminating S-CSCF (TS 24.229 §5.4.3.3) and P-CSCF (§5.2.6.4).
