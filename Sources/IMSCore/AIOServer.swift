@@ -1,6 +1,7 @@
 import AutoConfig
 import BGCF
 import HSSAPI
+import Hummingbird
 import UnixSignals
 import ServiceLifecycle
 import DigestAuth
@@ -151,8 +152,22 @@ public final class AIOServer: Sendable {
     public func makeHSSService() -> some Service {
         let box = stackBox
         let backend = HSSBackendAdapter(eventLoop: sipLoop, stack: { box.withLockedValue { $0 } })
-        return HSSAPIServer.makeApplication(backend: backend, host: "127.0.0.1", port: config.hssPort,
-                                            eventLoopGroup: group, logger: logger)
+        let router = HSSAPIServer.makeRouter(backend: backend, logger: logger)
+        let loop = sipLoop
+        // Liveness plus the state counts that must return to zero when traffic stops (leak checks).
+        router.get("/health") { _, _ -> Response in
+            guard let stack = box.withLockedValue({ $0 }) else {
+                return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"starting"}"#)))
+            }
+            let counts = try await loop.submit { stack.stateCounts() }.get()
+            let json = "{" + (["\"status\":\"ok\""] + counts.map { "\"\($0.0)\":\($0.1)" }).joined(separator: ",") + "}"
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+        }
+        return Application(router: router,
+                           configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: config.hssPort)),
+                           eventLoopGroupProvider: .shared(group), logger: logger)
     }
 
     public func stop() async {

@@ -73,6 +73,15 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         perform(transactions.respond(id, response, now: Self.now()))
     }
 
+    /// What is in flight or stored, for /health and leak checks.
+    func stateCounts() -> [(String, Int)] {
+        [("server_transactions", transactions.serverCount), ("client_transactions", transactions.clientCount),
+         ("proxy_contexts", router?.activeContexts ?? 0),
+         ("bindings", registrations?.scscf.registrar.bindingCount ?? 0),
+         ("reg_event_subscriptions", registrations?.regEvents.count ?? 0),
+         ("open_connections", transport.openConnectionCount)]
+    }
+
     /// Sends a request we originate (e.g. a NOTIFY) through a client transaction.
     func sendRequest(_ request: SIPRequest, to peer: SIPEndpoint) -> ClientTransactionID? {
         do {
