@@ -461,7 +461,11 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         let preferred = request.headers.first("P-Preferred-Identity")
             .flatMap { try? NameAddr(parsing: $0) }.flatMap { PublicIdentity.normalize($0.uri) }
         request.headers.remove("P-Preferred-Identity")
-        request.headers.remove("P-Asserted-Identity")
+        // The trust domain starts here (TS 24.229 §5.2.6.3): a UE may not assert these itself.
+        for name in ["P-Asserted-Identity", "P-Served-User", "P-Profile-Key", "P-Charging-Vector",
+                     "P-Charging-Function-Addresses", "P-Called-Party-ID", "P-Visited-Network-ID"] {
+            request.headers.remove(name)
+        }
         let identity = preferred.flatMap { p in flow.publicIdentities.contains(p) ? p : nil } ?? flow.publicIdentities.first
         if let identity { request.headers.add("P-Asserted-Identity", "<\(identity)>") }
     }
