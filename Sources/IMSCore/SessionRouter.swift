@@ -81,6 +81,8 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
     /// A response on one of our branches. Returns false when the branch is not ours.
     func handleBranchResponse(_ response: SIPResponse, branch: ClientTransactionID) -> Bool {
         guard let serverID = branchOwner[branch], var context = contexts[serverID] else { return false }
+        // RFC 3261 §16.7 step 3: a response with no Via left after ours is for us alone; drop it.
+        guard response.headers.values("Via").count > 1 else { return true }
         let actions = context.received(response, on: branch)
         contexts[serverID] = context
         perform(actions, for: serverID)
@@ -192,7 +194,6 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
                 stack.respond(id, stack.element.reply(request, 500, reason: "Bad BGCF Route"))
                 return
             }
-            recordRoute(&out, flows: [source.description])
             forward(out, transaction: id, targets: [(requestURI, .host(firstURI))], from: source)
         case .reject(let status, let reason):
             stack.respond(id, stack.element.reply(request, status, reason: reason))
@@ -313,16 +314,20 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             var out = base
             out.requestURI = uri
             let endpoint: SIPEndpoint
+            let flowText: String
             switch hop {
-            case .flow(let e, let flowText):
+            case .flow(let e, let text):
                 endpoint = e
-                if request.method == .invite || request.method == .subscribe || request.method == .refer {
-                    // Record-Route: the callee's flow first (top), then the caller's (RFC 3261 §16.6 step 4).
-                    recordRoute(&out, flows: [source.description, flowText])
-                }
+                flowText = text
             case .host(let sip):
                 guard let e = resolve(sip) else { continue }
                 endpoint = e
+                flowText = e.description
+            }
+            if request.method == .invite || request.method == .subscribe || request.method == .refer {
+                // Record-Route once per side (RFC 5658), the callee's side on top: each entry names the
+                // flow or address that side is reached on, so in-dialog requests need no dialog state.
+                recordRoute(&out, flows: [source.description, flowText])
             }
             out.headers.prepend("Via", ourVia(for: endpoint.transport, loopHash: loopHash))
             if let branch = stack.sendRequest(out, to: endpoint), context.addBranch(branch, request: out) {
