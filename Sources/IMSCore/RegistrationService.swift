@@ -25,6 +25,11 @@ final class RegistrationService: @unchecked Sendable {
     let journal: RegistrationJournal?
     let logger: Logger
     var regEvents = RegEventSubscriptions()
+    /// Digest brute-force protection: per source address *and* user name (so one student mistyping
+    /// behind a classroom NAT does not lock out the others), plus a looser per-address limit that
+    /// catches password spraying across many user names.
+    var userThrottle = AuthThrottle(maxFailures: 5, window: 60, penalty: 120)
+    var addressThrottle = AuthThrottle(maxFailures: 60, window: 60, penalty: 300)
     /// Sets served a terminating request while unregistered (TS 29.228 UNREGISTERED state).
     var unregisteredSets: Set<Int64> = []
     /// Where each reg-event subscriber is reached (its SUBSCRIBE's flow).
@@ -55,6 +60,14 @@ final class RegistrationService: @unchecked Sendable {
     func handleRegister(_ request: SIPRequest, transaction id: ServerTransactionID, from source: SIPEndpoint) {
         let now = Self.wallClock()
         let flow = source.description
+        let ip = source.ipAddress
+        let userKey = ip + "|" + (request.headers.first("Authorization").flatMap { try? DigestCredentials.parse($0) }?.username ?? "")
+        if let wait = userThrottle.blocked(userKey, now: now) ?? addressThrottle.blocked(ip, now: now) {
+            var response = stack.element.reply(request, 403, reason: "Forbidden")
+            response.headers.add("Retry-After", String(wait))
+            stack.respond(id, response)
+            return
+        }
         var request = request
         pcscf.processRegister(&request, flow: flow)
         switch icscf.selectForRegistration(request) {
@@ -67,10 +80,18 @@ final class RegistrationService: @unchecked Sendable {
         switch scscf.register(request, flow: flow, now: now) {
         case .respond(var response):
             response.headers.add("Server", SIPElement.serverName)
+            if response.statusCode == 403, request.headers.contains("Authorization") {
+                let userBlocked = userThrottle.recordFailure(userKey, now: now)
+                let addressBlocked = addressThrottle.recordFailure(ip, now: now)
+                if userBlocked || addressBlocked {
+                    logger.notice("too many failed authentications from \(ip): refused for a while")
+                }
+            }
             pcscf.processRegisterResponse(response, flow: flow, now: now)
             stack.respond(id, response)
         case .registered(var response, let change, _):
             response.headers.add("Server", SIPElement.serverName)
+            userThrottle.recordSuccess(userKey)
             pcscf.processRegisterResponse(response, flow: flow, now: now)
             bindingsChanged(change, now: now)
             if let journal {

@@ -53,6 +53,7 @@ PY=${PYTHON:-python3}
 need_pip=()
 "$PY" -c 'import pjsua2' 2>/dev/null || need_pip+=("pjsua2-python")
 "$PY" -c 'import pytest' 2>/dev/null || need_pip+=("pytest")
+"$PY" -c 'import sipvicious' 2>/dev/null || need_pip+=("sipvicious")
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "install-clients: pip installing from requirements.txt (missing: ${need_pip[*]})"
   if ! "$PY" -m pip --version >/dev/null 2>&1; then
