@@ -192,8 +192,10 @@ public final class AIOServer: Sendable {
           SIP            udp \(host):\(port(.udp))  tcp \(host):\(port(.tcp))  tls \(host):\(port(.tls))
           TLS cert       \(certificate.certificate)\(certificate.generated ? " (generated, self-signed)" : "")
           data dir       \(config.dataDir)
-        Point a softphone at outbound proxy sip:\(host):\(port(.udp)) with domain \(config.homeDomain).
-        Check it answers:  sipsak -s sip:\(host):\(port(.udp))
+          HSS API        http://127.0.0.1:\(config.hssPort)/impu/<impu>/reg-data   (health: /health)
+        Add a subscriber:  cw-aio subscriber add --number 6505550001 --password <password>
+        Point a softphone at outbound proxy sip:\(host):\(port(.udp)) with domain \(config.homeDomain),
+        user name = the number, and its password. Check it answers:  sipsak -s sip:\(host):\(port(.udp))
         """
     }
 }

@@ -83,6 +83,7 @@ final class ProvisioningFeed: Sendable {
             state.withLockedValue { $0.seq = last }
             logger.info("applied \(changes.count) provisioning change(s)")
         } catch {
+            if Task.isCancelled { return }  // shutting down
             logger.error("provisioning feed: \(error)")
         }
     }
