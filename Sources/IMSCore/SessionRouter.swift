@@ -156,14 +156,15 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
             return
         }
         let now = RegistrationService.wallClock()
+        // First, whoever sent it. RFC 3261 §16.3 step 4: our own Via below with this request's loop hash = it came back unchanged.
+        if ProxyCore.isLoop(request, isLocalVia: isLocalVia) {
+            stack.respond(id, stack.element.reply(request, 482))
+            return
+        }
+        let loopHash = ProxyCore.loopDetectionBranch(for: request)
         // Originating P-CSCF (TS 24.229 §5.2.6.3): only registered flows may originate.
         guard let flow = registrations.pcscf.registeredFlow(source.description, now: now) else {
             stack.respond(id, stack.element.reply(request, 403, reason: "Forbidden (not registered)"))
-            return
-        }
-        // RFC 3261 §16.3 step 4: our own Via below with this request's loop hash = it came back unchanged.
-        if ProxyCore.isLoop(request, isLocalVia: isLocalVia) {
-            stack.respond(id, stack.element.reply(request, 482))
             return
         }
         var request = request
@@ -184,7 +185,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         let domain = registrations.scscf.settings.homeDomain
         switch resolveTarget(uri, homeDomain: domain) {
         case .local(let impu):
-            terminate(request, impu: impu, originalURI: uri, transaction: id, from: source)
+            terminate(request, impu: impu, originalURI: uri, transaction: id, from: source, loopHash: loopHash)
         case .external(let route, let requestURI):
             // Breakout through the BGCF route (TS 24.229 §5.6): the route set leads to the gateway.
             var out = request
@@ -194,7 +195,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
                 stack.respond(id, stack.element.reply(request, 500, reason: "Bad BGCF Route"))
                 return
             }
-            forward(out, transaction: id, targets: [(requestURI, .host(firstURI))], from: source)
+            forward(out, transaction: id, targets: [(requestURI, .host(firstURI))], from: source, loopHash: loopHash)
         case .reject(let status, let reason):
             stack.respond(id, stack.element.reply(request, status, reason: reason))
         }
@@ -252,7 +253,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
 
     /// Terminating S-CSCF (TS 24.229 §5.4.3.3) and P-CSCF (§5.2.6.4).
     private func terminate(_ request: SIPRequest, impu: String, originalURI: URI, transaction id: ServerTransactionID,
-                           from source: SIPEndpoint) {
+                           from source: SIPEndpoint, loopHash: String) {
         guard let registrations else { return }
         let now = RegistrationService.wallClock()
         guard let set = registrations.hss.registrationSet(impu: impu), !set.barred.contains(impu) else {
@@ -280,7 +281,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
                 targets.append((b.contactURI, .host(contact)))
             }
         }
-        forward(request, transaction: id, targets: targets, from: source)
+        forward(request, transaction: id, targets: targets, from: source, loopHash: loopHash)
     }
 
     /// Whether to reach a binding over the flow its REGISTER came on rather than its Contact address:
@@ -301,15 +302,16 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         case host(SIPURI)
     }
 
+    /// `loopHash`: the hash of the request as it arrived (before we added routes), put in our Via
+    /// branch so that, if it comes back unchanged, `ProxyCore.isLoop` recognises it.
     private func forward(_ request: SIPRequest, transaction id: ServerTransactionID, targets: [(String, NextHop)],
-                         from source: SIPEndpoint) {
+                         from source: SIPEndpoint, loopHash: String) {
         guard let base = prepareForward(request, decrementFrom: request.maxForwards) else {
             stack.respond(id, stack.element.reply(request, 483))
             return
         }
         var context = ResponseContext<ClientTransactionID>(request: request)
         var started: [ClientTransactionID] = []
-        let loopHash = ProxyCore.loopDetectionBranch(for: request)
         for (uri, hop) in targets {
             var out = base
             out.requestURI = uri

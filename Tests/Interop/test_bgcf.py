@@ -97,3 +97,25 @@ def test_sighup_with_broken_file_keeps_tables(bgcf_server):
     assert "routing tables not reloaded" in bgcf_server.read_log()
     assert bgcf_server.alive()
     write_bgcf(path)
+
+
+def test_route_back_to_ourselves_is_a_loop_482(tmp_path):
+    """A BGCF route that leads back to cw-aio itself: the request returns with our Via and the same
+    loop hash, and is refused with 482 instead of circling (RFC 3261 §16.3 step 4)."""
+    from conftest import status_of
+    from sipua import UA
+    s = CwAio(5185)
+    os.makedirs(s.data_dir, exist_ok=True)
+    with open(os.path.join(s.data_dir, "bgcf.json"), "w") as f:
+        json.dump({"routes": [{"name": "self", "number": "+1999", "route": [f"sip:127.0.0.1:5185;lr"]}]}, f)
+    assert subprocess.run([BIN, "subscriber", "add", "--number", "6505550001", "--password", "pw",
+                           "--set", f"data_dir={s.data_dir}"], capture_output=True, timeout=60).returncode == 0
+    s.start()
+    try:
+        ua = UA(s.sip_port, "6505550001", "pw")
+        assert status_of(ua.register()[0]) == 200
+        cseq = ua.request("INVITE", "sip:+19995550000@example.com;user=phone", ["Contact: " + ua.contact()])
+        r = ua.recv_response(cseq, timeout=5)
+        assert status_of(r) == 482, r
+    finally:
+        assert s.stop() == 0
