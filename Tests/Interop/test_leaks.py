@@ -14,7 +14,8 @@ import pytest
 from conftest import BIN, HERE, CwAio, options_request, status_of, udp_exchange
 
 SC = os.path.join(HERE, "scenarios")
-CALLS = int(os.environ.get("CW_AIO_LEAK_CALLS", "2000"))
+CALLS = int(os.environ.get("CW_AIO_LEAK_CALLS", "1000"))
+RATE = os.environ.get("CW_AIO_LEAK_RATE", "50")
 CALLEE, GHOST = "6505558000", "6505558001"
 
 
@@ -63,7 +64,7 @@ def test_mixed_calls_leave_no_state(tmp_path):
                     "-m", "1", "-timeout", "30s"], cwd)
         assert reg.wait(60) == 0, reg.stdout.read().decode()[-2000:]
         uac = sipp([f"127.0.0.1:{s.sip_port}", "-sf", os.path.join(SC, "call_uac.xml"), "-inf", str(tmp_path / "callers.csv"),
-                    "-i", "127.0.0.1", "-p", "5393", "-m", str(CALLS), "-r", "100", "-l", "200", "-timeout", "300s"], cwd)
+                    "-i", "127.0.0.1", "-p", "5393", "-m", str(CALLS), "-r", RATE, "-l", "200", "-timeout", "300s"], cwd)
         ghost = sipp([f"127.0.0.1:{s.sip_port}", "-sf", os.path.join(SC, "call_uac_fail.xml"), "-inf", str(tmp_path / "ghost.csv"),
                       "-key", "mf", "70", "-i", "127.0.0.1", "-p", "5394", "-m", str(CALLS // 10), "-r", "20", "-timeout", "300s"], cwd)
         # Stray traffic meanwhile: CANCEL and ACK for transactions and dialogs that never existed.
