@@ -141,10 +141,14 @@ def udp_exchange(port, data, timeout=1.0, expect=1, sock=None):
             s.close()
 
 
+_stream_leftovers = {}
+
+
 def read_sip_stream(sock, timeout=2.0):
-    """Reads one SIP message from a stream socket (by Content-Length)."""
+    """Reads one SIP message from a stream socket (by Content-Length); bytes of the next message
+    that arrived in the same segment are kept for the next call."""
     sock.settimeout(timeout)
-    buf = b""
+    buf = _stream_leftovers.pop(id(sock), b"")
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
@@ -158,7 +162,9 @@ def read_sip_stream(sock, timeout=2.0):
         if not chunk:
             break
         rest += chunk
-    return head + b"\r\n\r\n" + rest
+    if len(rest) > length:
+        _stream_leftovers[id(sock)] = rest[length:]
+    return head + b"\r\n\r\n" + rest[:length]
 
 
 def tls_connect(port):
