@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Sans-IO SIP message model, parser and serializer. No NIO, no Foundation: this is the fuzz target.
@@ -61,6 +62,7 @@ let package = Package(
         .target(name: "IMSCore", dependencies: [
             "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth", "HSSAPI", "SIPProxy", "BGCF",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -40,6 +40,9 @@ public final class AIOServer: Sendable {
         set { feedBox.withLockedValue { $0 = newValue } }
     }
 
+    /// SIP counters and gauges, served on /metrics.
+    public let metrics = SIPMetrics()
+
     public init(config: CWConfig, logger: Logger) {
         self.config = config
         self.logger = logger
@@ -89,7 +92,8 @@ public final class AIOServer: Sendable {
         let directory = SubscriberData.directory(from: snapshot.subscribers, homeDomain: config.homeDomain)
         let processStart = UInt64(RegistrationService.wallClock())
         let stack = try await sipLoop.submit {
-            let stack = SIPStack(eventLoop: self.sipLoop, settings: settings, config: config, logger: logger)
+            let stack = SIPStack(eventLoop: self.sipLoop, settings: settings, config: config, logger: logger,
+                                 metrics: self.metrics)
             let hss = HSSCache()
             hss.replaceAll(auth: directory.auth, sets: directory.sets)
             let hostPort = "\(config.publicHostForURI):\(config.sipPort)"
@@ -164,6 +168,18 @@ public final class AIOServer: Sendable {
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
+        }
+        let metrics = self.metrics
+        // Prometheus text exposition (swift-prometheus registry).
+        router.get("/metrics") { _, _ -> Response in
+            if let stack = box.withLockedValue({ $0 }) {
+                let counts = try await loop.submit { stack.stateCounts() }.get()
+                metrics.updateState(counts)
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers,
+                            body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
         }
         return Application(router: router,
                            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: config.hssPort)),

@@ -59,12 +59,15 @@ final class RegistrationService: @unchecked Sendable {
 
     func handleRegister(_ request: SIPRequest, transaction id: ServerTransactionID, from source: SIPEndpoint) {
         let now = Self.wallClock()
+        let started = ContinuousClock.now
+        let metrics = stack.metrics
         let flow = source.description
         let ip = source.ipAddress
         let userKey = ip + "|" + (request.headers.first("Authorization").flatMap { try? DigestCredentials.parse($0) }?.username ?? "")
         if let wait = userThrottle.blocked(userKey, now: now) ?? addressThrottle.blocked(ip, now: now) {
             var response = stack.element.reply(request, 403, reason: "Forbidden")
             response.headers.add("Retry-After", String(wait))
+            metrics.authThrottled.increment()
             stack.respond(id, response)
             return
         }
@@ -80,6 +83,13 @@ final class RegistrationService: @unchecked Sendable {
         switch scscf.register(request, flow: flow, now: now) {
         case .respond(var response):
             response.headers.add("Server", SIPElement.serverName)
+            switch response.statusCode {
+            case 401: metrics.authChallenge.increment()
+            case 403 where request.headers.contains("Authorization"): metrics.authFailure.increment()
+            case 200: metrics.authSuccess.increment()
+            default: break
+            }
+            metrics.registerDuration.record(ContinuousClock.now - started)
             if response.statusCode == 403, request.headers.contains("Authorization") {
                 let userBlocked = userThrottle.recordFailure(userKey, now: now)
                 let addressBlocked = addressThrottle.recordFailure(ip, now: now)
@@ -92,11 +102,15 @@ final class RegistrationService: @unchecked Sendable {
         case .registered(var response, let change, _):
             response.headers.add("Server", SIPElement.serverName)
             userThrottle.recordSuccess(userKey)
+            metrics.authSuccess.increment()
             pcscf.processRegisterResponse(response, flow: flow, now: now)
             bindingsChanged(change, now: now)
             if let journal {
                 let final = response
-                journal.record(change) { [self] in stack.respond(id, final) }
+                journal.record(change) { [self] in
+                    metrics.registerDuration.record(ContinuousClock.now - started)
+                    stack.respond(id, final)
+                }
             } else {
                 stack.respond(id, response)
             }

@@ -23,8 +23,9 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDeadline: SIPTime?
 
-    init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger) {
+    init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger, metrics: SIPMetrics) {
         self.eventLoop = eventLoop
+        self.metrics = metrics
         self.logger = logger
         self.transport = SIPTransportLayer(eventLoop: eventLoop, settings: settings, logger: logger)
         let timers = SIPTimerConfig(t1: .milliseconds(config.sipT1Ms), t2: .milliseconds(config.sipT2Ms), t4: .milliseconds(config.sipT4Ms))
@@ -70,6 +71,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     // MARK: TU side
 
     func respond(_ id: ServerTransactionID, _ response: SIPResponse) {
+        metrics.sent(response.statusCode)
         perform(transactions.respond(id, response, now: Self.now()))
     }
 
@@ -94,16 +96,21 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         }
     }
 
+    let metrics: SIPMetrics
+
     func perform(_ actions: [LayerAction<SIPEndpoint>]) {
         for action in actions {
             switch action {
             case .send(let message, let peer, _):
                 transport.send(message, to: peer)
             case .request(let request, let id, let peer):
+                metrics.received(request.method)
                 element.handle(request: request, transaction: id, from: peer)
             case .ack(let request, let peer, _):
+                metrics.received(.ack)
                 router?.handleAck(request, from: peer)
             case .cancel(let request, let invite, let own, let peer):
+                metrics.received(.cancel)
                 if let router, let invite, router.owns(invite) {
                     router.handleCancel(request, invite: invite, transaction: own)
                 } else {

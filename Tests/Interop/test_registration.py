@@ -326,3 +326,25 @@ def test_homestead_rest_interface(reg_server):
     assert status == 404 and json.loads(body)["status"] == 404
     status, _ = http(reg_server, "GET", f"/impi/{quote('nobody@example.com', safe='')}/av")
     assert status == 404
+
+
+def test_prometheus_metrics_and_health(reg_server):
+    import json
+    ua = UA(reg_server.sip_port, "6505554040", "pw6505554040")
+    assert status_of(ua.register()[0]) == 200
+    bad = UA(reg_server.sip_port, "6505554041", "wrong")
+    assert status_of(bad.register()[0]) == 403
+    status, text = http(reg_server, "GET", "/metrics")
+    assert status == 200
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values['sip_requests_received_total{method="REGISTER"}'] >= 4
+    assert values['sip_auth_total{result="success"}'] >= 1 and values['sip_auth_total{result="failure"}'] >= 1
+    assert values['sip_responses_sent_total{code="401"}'] >= 2
+    assert values["sip_bindings_current"] >= 1
+    assert values["sip_register_duration_seconds_count"] >= 4
+    status, body = http(reg_server, "GET", "/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
