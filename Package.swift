@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "SIPProxy", dependencies: ["SIPCore"]),
         // Number normalisation, ENUM (enum.json) and BGCF breakout routes (bgcf.json).
         .target(name: "BGCF", dependencies: ["SIPCore"]),
+        // Admission control: a latency-adaptive token bucket for initial requests (overload → stateless 503).
+        .target(name: "LoadControl"),
         // S-CSCF: registrar rules, bindings, reg-event documents (Sans-IO).
         .target(name: "SCSCF", dependencies: ["SIPCore", "IMSModel", "DigestAuth"]),
         // SIP digest authentication (RFC 2617/7616/8760): headers, maths, nonces.
@@ -60,7 +62,7 @@ let package = Package(
         ]),
         // The IMS roles (for now: the SIP element that answers OPTIONS and refuses what it cannot do).
         .target(name: "IMSCore", dependencies: [
-            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth", "HSSAPI", "SIPProxy", "BGCF",
+            "SIPCore", "SIPTransaction", "SIPTransport", "AutoConfig", "SCSCF", "PCSCF", "ICSCF", "IMSModel", "HSS", "IMSStore", "DigestAuth", "HSSAPI", "SIPProxy", "BGCF", "LoadControl",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -81,6 +83,9 @@ let package = Package(
         ]),
         // libFuzzer harness for the SIP parser (see `make fuzz`).
         .executableTarget(name: "SIPFuzz", dependencies: ["SIPCore"]),
+        .executableTarget(name: "DigestFuzz", dependencies: ["DigestAuth"]),
+        .executableTarget(name: "ConfigFuzz", dependencies: ["AutoConfig"]),
+        .executableTarget(name: "RoutingFuzz", dependencies: ["BGCF", "SIPCore"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore"], exclude: ["rfc4475"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
         .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
@@ -89,6 +94,7 @@ let package = Package(
         .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore"]),
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),
         .testTarget(name: "BGCFTests", dependencies: ["BGCF", "SIPCore"]),
+        .testTarget(name: "LoadControlTests", dependencies: ["LoadControl"]),
         .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

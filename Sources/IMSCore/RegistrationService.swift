@@ -108,7 +108,11 @@ final class RegistrationService: @unchecked Sendable {
             if let journal {
                 let final = response
                 journal.record(change) { [self] in
-                    metrics.registerDuration.record(ContinuousClock.now - started)
+                    let took = ContinuousClock.now - started
+                    metrics.registerDuration.record(took)
+                    // REGISTER completion includes the database commit: a second overload signal.
+                    stack.load.record(latency: Double(took.components.attoseconds) / 1e18 + Double(took.components.seconds),
+                                      now: SIPStack.seconds(NIODeadline.now()))
                     stack.respond(id, final)
                 }
             } else {

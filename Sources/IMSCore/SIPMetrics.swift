@@ -13,6 +13,7 @@ public final class SIPMetrics: Sendable {
     let authChallenge: Counter
     let authFailure: Counter
     let authThrottled: Counter
+    let overloadRejections: Counter
     let registerDuration: DurationHistogram
     let stateGauges: [String: Gauge]
 
@@ -38,6 +39,9 @@ public final class SIPMetrics: Sendable {
         authChallenge = auth("challenge")
         authFailure = auth("failure")
         authThrottled = auth("throttled")
+        overloadRejections = registry.makeCounter(descriptor: MetricNameDescriptor(
+            namespace: "sip", metricName: "overload_rejections", unitName: "total",
+            helpText: "Initial requests refused with 503 by admission control"))
         registerDuration = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(namespace: "sip", metricName: "register_duration", unitName: "seconds",
                                              helpText: "REGISTER receipt to final response (including the database commit of a 200)"),

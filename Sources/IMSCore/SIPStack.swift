@@ -2,6 +2,7 @@ import AutoConfig
 import Logging
 import NIOCore
 import BGCF
+import LoadControl
 import SIPCore
 import SIPTransaction
 import SIPTransport
@@ -21,6 +22,10 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     /// ENUM / BGCF tables in force; replaced whole on SIGHUP.
     var routingTables = RoutingTables.empty
     private var timer: Scheduled<Void>?
+    /// Admission control for initial requests (issue 5): excess gets a stateless 503.
+    var load = LoadMonitor()
+    private var lagProbe: RepeatedTask?
+    private var lagExpected = NIODeadline.now()
     private var timerDeadline: SIPTime?
 
     init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger, metrics: SIPMetrics) {
@@ -34,11 +39,36 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         transport.delegate = self
     }
 
-    func start() -> EventLoopFuture<Void> { transport.start() }
+    func start() -> EventLoopFuture<Void> {
+        // Event-loop lag is the overload signal of a single-loop element: a 20 ms tick that runs late
+        // means messages are waiting behind others.
+        lagExpected = NIODeadline.now() + .milliseconds(20)
+        lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
+            let now = NIODeadline.now()
+            let lag = now > lagExpected ? Double((now - lagExpected).nanoseconds) / 1e9 : 0
+            load.record(latency: lag, now: Self.seconds(now))
+            lagExpected = now + .milliseconds(20)
+        }
+        return transport.start()
+    }
+
+    static func seconds(_ d: NIODeadline) -> Double { Double(d.uptimeNanoseconds) / 1e9 }
+
+    /// Initial requests are what admission control may refuse; in-dialog requests, ACK, CANCEL and
+    /// REGISTERs carrying credentials (refreshes, second legs of a challenge) are never starved.
+    static func isAdmissionControlled(_ request: SIPRequest) -> Bool {
+        switch request.method {
+        case .ack, .cancel, .bye, .prack, .update, .info, .notify: return false
+        case .register: return !request.headers.contains("Authorization")
+        default: return request.toTag == nil
+        }
+    }
 
     func stop() -> EventLoopFuture<Void> {
         timer?.cancel()
         timer = nil
+        lagProbe?.cancel()
+        lagProbe = nil
         return transport.close()
     }
 
@@ -47,6 +77,17 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     // MARK: transport delegate
 
     func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint) {
+        if case .request(let request) = message, Self.isAdmissionControlled(request),
+           transactions.serverTransaction(matching: request) == nil,
+           !load.admit(now: Self.seconds(NIODeadline.now())) {
+            // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3): refuse statelessly, no state kept.
+            var response = request.makeResponse(statusCode: 503, toTag: SIPElement.newTag())
+            response.headers.add("Retry-After", String(load.retryAfter))
+            response.headers.add("Server", SIPElement.serverName)
+            metrics.overloadRejections.increment()
+            transport.send(response, requestSource: source)
+            return
+        }
         perform(transactions.receive(message, from: source, reliable: source.transport.isReliable, now: Self.now()))
     }
 

@@ -1,0 +1,112 @@
+/// Admission control for initial requests, in the spirit of Clearwater's load monitor: a token
+/// bucket whose rate adapts to the latency the element actually achieves. When latency rises above
+/// the target the rate is cut multiplicatively; while latency is comfortably below it and requests
+/// were being refused, the rate grows additively. Requests refused get a stateless 503 with
+/// Retry-After, so overload never becomes a growing queue. Sans-IO: the caller passes time in.
+public struct LoadMonitor: Sendable {
+    public struct Settings: Sendable {
+        /// Latency the element aims to keep (event-loop lag and REGISTER completion time). The initial
+        /// rate is deliberately above what one box can do: only measured latency brings it down.
+        public var targetLatency: Double
+        public var initialRate: Double
+        public var minRate: Double
+        public var maxRate: Double
+        /// Burst allowance in seconds of the current rate.
+        public var burstSeconds: Double
+        /// Re-evaluate the rate after this many samples or this many seconds, whichever comes first.
+        public var adjustEverySamples: Int
+        public var adjustEverySeconds: Double
+        public init(targetLatency: Double = 0.100, initialRate: Double = 20_000, minRate: Double = 50,
+                    maxRate: Double = 100_000, burstSeconds: Double = 0.5, adjustEverySamples: Int = 50,
+                    adjustEverySeconds: Double = 1) {
+            self.targetLatency = targetLatency
+            self.initialRate = initialRate
+            self.minRate = minRate
+            self.maxRate = maxRate
+            self.burstSeconds = burstSeconds
+            self.adjustEverySamples = adjustEverySamples
+            self.adjustEverySeconds = adjustEverySeconds
+        }
+    }
+
+    public let settings: Settings
+    public private(set) var rate: Double
+    public private(set) var smoothedLatency: Double = 0
+    public private(set) var admitted: Int = 0
+    public private(set) var rejected: Int = 0
+    private var tokens: Double
+    private var lastRefill: Double?
+    private var samples = 0
+    private var maxSample = 0.0
+    private var rejectedSinceAdjust = 0
+    private var admittedSinceAdjust = 0
+    private var lastAdjust: Double?
+
+    public init(settings: Settings = Settings()) {
+        self.settings = settings
+        self.rate = settings.initialRate
+        self.tokens = settings.initialRate * settings.burstSeconds
+    }
+
+    /// Takes a token for an initial request at `now` (seconds on a monotonic clock). False = refuse it.
+    public mutating func admit(now: Double) -> Bool {
+        refill(now: now)
+        adjustIfDue(now: now)
+        if tokens >= 1 {
+            tokens -= 1
+            admitted += 1
+            admittedSinceAdjust += 1
+            return true
+        }
+        rejected += 1
+        rejectedSinceAdjust += 1
+        return false
+    }
+
+    /// A latency observation (seconds): how late the loop ran a task, or how long a request took.
+    public mutating func record(latency: Double, now: Double) {
+        guard latency.isFinite, latency >= 0 else { return }
+        // Exponentially weighted, reacting faster upward than downward.
+        let alpha = latency > smoothedLatency ? 0.3 : 0.1
+        smoothedLatency += alpha * (latency - smoothedLatency)
+        maxSample = max(maxSample, latency)
+        samples += 1
+        adjustIfDue(now: now)
+    }
+
+    /// How long a refused client should wait before retrying (RFC 3261 §20.33), in seconds.
+    public var retryAfter: Int {
+        let overload = settings.targetLatency > 0 ? smoothedLatency / settings.targetLatency : 1
+        return min(30, max(1, Int(overload.rounded(.up))))
+    }
+
+    private mutating func refill(now: Double) {
+        if let last = lastRefill, now > last {
+            tokens = min(rate * settings.burstSeconds + 1, tokens + (now - last) * rate)
+        }
+        lastRefill = max(lastRefill ?? now, now)
+    }
+
+    private mutating func adjustIfDue(now: Double) {
+        let last = lastAdjust ?? now
+        if lastAdjust == nil { lastAdjust = now }
+        guard samples >= settings.adjustEverySamples || now - last >= settings.adjustEverySeconds else { return }
+        let target = settings.targetLatency
+        if smoothedLatency > target {
+            // Multiplicative decrease, deeper the further above target (at most halving).
+            let excess = min(1, (smoothedLatency - target) / target)
+            rate = max(settings.minRate, rate * (1 - 0.5 * excess))
+        } else if smoothedLatency < target * 0.8 && rejectedSinceAdjust > 0 {
+            // Additive increase while there is demand we refused and room below the target.
+            let elapsed = max(now - last, 0.001)
+            let offered = Double(admittedSinceAdjust + rejectedSinceAdjust) / elapsed
+            rate = min(settings.maxRate, max(rate + max(10, rate * 0.05), min(offered, rate * 1.25)))
+        }
+        tokens = min(tokens, rate * settings.burstSeconds + 1)
+        samples = 0
+        maxSample = 0
+        rejectedSinceAdjust = 0
+        admittedSinceAdjust = 0
+        lastAdjust = now
+    }
+}
