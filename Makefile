@@ -8,7 +8,7 @@ BUILD_DEPS := libsqlite3-dev libssl-dev
 TEST_DEPS  := sip-tester sipsak iproute2 sqlite3
 FUZZ_SECS  ?= 60
 
-.PHONY: all build release run test unit interop fuzz deps test-deps clean
+.PHONY: all build release run test unit interop fuzz deps test-deps clean bench
 
 all: build
 
@@ -48,12 +48,33 @@ unit: deps
 interop: test-deps build
 	Tests/Interop/run.sh
 
-# libFuzzer on the SIP parser (NIO-free harness, own scratch path). FUZZ_SECS per run.
+# libFuzzer on every parser of untrusted input (NIO-free harnesses, own scratch path), FUZZ_SECS per
+# harness: SIPFuzz (SIP messages), DigestFuzz (auth headers, nonces), ConfigFuzz (cw-aio.conf, --set),
+# RoutingFuzz (enum.json, bgcf.json, NAPTR regex, dialled numbers). Seeds: Tests/FuzzCorpus/<name>/.
+FUZZ_FLAGS := -c debug --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
+# $(1) product, $(2) corpus name, $(3) -max_len, $(4) artifact prefix (crash-*, leak-*, timeout-* files)
+define fuzz_run
+	mkdir -p .build-fuzz/corpus-$(2) && cp -n Tests/FuzzCorpus/$(2)/* .build-fuzz/corpus-$(2)/ 2>/dev/null || true
+	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/$(1) -max_total_time=$(FUZZ_SECS) -max_len=$(3) \
+	  -artifact_prefix=$(4) .build-fuzz/corpus-$(2)
+endef
 fuzz:
-	$(SWIFT) build -c debug --scratch-path .build-fuzz --product SIPFuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
-	mkdir -p .build-fuzz/corpus-sip && cp -n Tests/FuzzCorpus/sip/* .build-fuzz/corpus-sip/ 2>/dev/null || true
-	SWIFT_BACKTRACE=enable=no .build-fuzz/debug/SIPFuzz -max_total_time=$(FUZZ_SECS) -max_len=8192 \
-	  -artifact_prefix=.build-fuzz/ .build-fuzz/corpus-sip
+	$(SWIFT) build $(FUZZ_FLAGS) --product SIPFuzz
+	$(SWIFT) build $(FUZZ_FLAGS) --product DigestFuzz
+	$(SWIFT) build $(FUZZ_FLAGS) --product ConfigFuzz
+	$(SWIFT) build $(FUZZ_FLAGS) --product RoutingFuzz
+	$(call fuzz_run,SIPFuzz,sip,8192,.build-fuzz/)
+	$(call fuzz_run,DigestFuzz,digest,4096,.build-fuzz/DigestFuzz-)
+	$(call fuzz_run,ConfigFuzz,config,4096,.build-fuzz/ConfigFuzz-)
+	$(call fuzz_run,RoutingFuzz,routing,4096,.build-fuzz/RoutingFuzz-)
+
+# cw-aio vs the Kamailio reference (../shared/peers/kamailio) under the same sipp load, ~6 min.
+# Knobs: REG_RATES, CALL_RATES, REG_SECS, CALL_SECS, ... (see Tests/Bench/bench.sh), e.g.
+#   make bench REG_RATES="1000 2000 4000" CALL_RATES="100 200 400"
+BENCH_DEPS := kamailio kamailio-sqlite-modules sip-tester sqlite3 time iproute2
+bench: release
+	$(call apt_install,$(BENCH_DEPS))
+	Tests/Bench/bench.sh
 
 clean:
 	rm -rf .build .build-fuzz
