@@ -75,31 +75,12 @@ private struct BindingID: Sendable {
 
 /// The Path column: a JSON array of strings.
 enum PathJSON {
+    /// Runs on the database writer, never on the SIP loop: Foundation's encoder is fine here.
     static func encode(_ path: [String]) -> String {
         if path.isEmpty { return "[]" }
-        var out = "["
-        for (index, element) in path.enumerated() {
-            if index > 0 { out += "," }
-            out += "\""
-            for scalar in element.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if scalar.value < 0x20 {
-                        let hex = String(scalar.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
-                }
-            }
-            out += "\""
-        }
-        return out + "]"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return (try? encoder.encode(path)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     }
 
     static func decode(_ text: String) -> [String] {
