@@ -214,14 +214,12 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         let aliases = stack.element.localHosts
         let directory = registrations?.hss
         let isLocal: (String) -> Bool = { impu in
-            guard let n = PublicIdentity.normalize(impu).flatMap({ try? URI(parsing: $0) })
-                    .flatMap({ PublicIdentity.normalize($0, homeDomain: homeDomain, aliases: aliases) }) else { return false }
+            guard let n = PublicIdentity.normalize(impu, homeDomain: homeDomain, aliases: aliases) else { return false }
             return directory?.registrationSet(impu: n) != nil
         }
         switch stack.routingTables.decide(requestURI: uri, homeDomain: homeDomain, isLocalSubscriber: isLocal) {
         case .local(let impu):
-            let n = (try? URI(parsing: impu)).flatMap { PublicIdentity.normalize($0, homeDomain: homeDomain, aliases: aliases) }
-            return .local(n ?? impu)
+            return .local(PublicIdentity.normalize(impu, homeDomain: homeDomain, aliases: aliases) ?? impu)
         case .breakout(let route, let requestURI):
             return .external(route: route.route, requestURI: requestURI)
         case .offNet(let requestURI):

@@ -71,9 +71,9 @@ public protocol SubscriberDirectory: AnyObject {
 /// Canonical text of a public identity, so lookups do not depend on how a client wrote it.
 public enum PublicIdentity {
     /// `sip:User@Example.COM;transport=udp` → `sip:User@example.com`; `tel:+1-650-555` → `tel:+1650555`.
-    public static func normalize(_ text: String) -> String? {
+    public static func normalize(_ text: String, homeDomain: String? = nil, aliases: Set<String> = []) -> String? {
         guard let uri = try? URI(parsing: text.trimmingWhitespace) else { return nil }
-        return normalize(uri)
+        return normalize(uri, homeDomain: homeDomain, aliases: aliases)
     }
 
     public static func normalize(_ uri: URI) -> String? { normalize(uri, homeDomain: nil, aliases: []) }

@@ -9,6 +9,7 @@ import socket
 import uuid
 
 from conftest import header, status_of
+from softphones import split_contacts
 
 
 def headers_all(msg: bytes, name: str):
@@ -25,26 +26,8 @@ def headers_all(msg: bytes, name: str):
     return out
 
 
-def split_list(values):
-    """Comma-split header values outside quotes and <>."""
-    out = []
-    for v in values:
-        cur, depth, quoted = "", 0, False
-        for ch in v:
-            if ch == '"':
-                quoted = not quoted
-            elif not quoted and ch == "<":
-                depth += 1
-            elif not quoted and ch == ">":
-                depth -= 1
-            if ch == "," and depth == 0 and not quoted:
-                out.append(cur.strip())
-                cur = ""
-            else:
-                cur += ch
-        if cur.strip():
-            out.append(cur.strip())
-    return out
+# Comma-splitting outside quotes and <> is the softphone drivers' helper; one copy serves both.
+split_list = split_contacts
 
 
 def parse_challenge(value: str) -> dict:
