@@ -98,3 +98,12 @@ let package = Package(
         .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )
+
+// Release builds optimise across our module boundaries: the SIP path runs through a dozen small
+// modules, and without this the generic transaction layer and the parser's value types are called
+// unspecialised (runtime metadata lookups and witness tables on every message).
+for target in package.targets where target.type != .test {
+    var settings = target.swiftSettings ?? []
+    settings.append(.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)))
+    target.swiftSettings = settings
+}

@@ -79,6 +79,12 @@ public struct CWConfig: Sendable, Hashable {
     public internal(set) var numberPoolSize: Int
     /// `event_loop_threads`: as configured; 0 means one per core (see ``resolvedEventLoopThreads``).
     public internal(set) var eventLoopThreads: Int
+    /// `overload_control`: admission control on initial SIP requests.
+    public internal(set) var overloadControl: Bool
+    /// `overload_target_latency_ms`: event-loop delay the overload controller keeps below.
+    public internal(set) var overloadTargetLatencyMs: Int
+    /// `overload_target_cpu_percent`: SIP-thread CPU use the overload controller keeps below.
+    public internal(set) var overloadTargetCPUPercent: Int
 
     /// `local_ip` as written (`auto` or the literal), kept so ``renderedFile()`` round-trips.
     var localIPSetting: String
@@ -93,7 +99,8 @@ public struct CWConfig: Sendable, Hashable {
         logLevel = .info; sipBindAddress = ""; maxMessageSize = 0; tcpIdleTimeoutSeconds = 0
         sipT1Ms = 0; sipT2Ms = 0; sipT4Ms = 0; tlsCertificate = ""; tlsPrivateKey = ""
         regMaxExpires = 0; enumFile = ""; bgcfFile = ""; signupCode = ""; ellisAPIKey = ""; numberPoolStart = 0; numberPoolSize = 0
-        eventLoopThreads = 0; localIPSetting = ""; publicIPSetting = ""
+        eventLoopThreads = 0; overloadControl = true; overloadTargetLatencyMs = 0; overloadTargetCPUPercent = 0
+        localIPSetting = ""; publicIPSetting = ""
     }
 
     // MARK: Derived values

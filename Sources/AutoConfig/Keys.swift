@@ -144,6 +144,21 @@ extension CWConfig {
             summary: "Network event loop threads; 0 = one per CPU core (0-256)",
             apply: { c, v throws(ValueError) in c.eventLoopThreads = try Parse.integer(v, in: 0...256) },
             render: { String($0.eventLoopThreads) }),
+        ConfigKey(
+            name: "overload_control", defaultValue: "on",
+            summary: "Admission control on initial requests: excess gets 503 + Retry-After (on|off)",
+            apply: { c, v throws(ValueError) in c.overloadControl = try Parse.onOff(v) },
+            render: { $0.overloadControl ? "on" : "off" }),
+        ConfigKey(
+            name: "overload_target_latency_ms", defaultValue: "100",
+            summary: "Overload control: event-loop delay above which the admitted rate is cut, ms (1-10000)",
+            apply: { c, v throws(ValueError) in c.overloadTargetLatencyMs = try Parse.integer(v, in: 1...10000) },
+            render: { String($0.overloadTargetLatencyMs) }),
+        ConfigKey(
+            name: "overload_target_cpu_percent", defaultValue: "95",
+            summary: "Overload control: SIP thread CPU use above which the admitted rate is cut (10-100)",
+            apply: { c, v throws(ValueError) in c.overloadTargetCPUPercent = try Parse.integer(v, in: 10...100) },
+            render: { String($0.overloadTargetCPUPercent) }),
     ]
 
     static let keysByName: [String: ConfigKey] = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })

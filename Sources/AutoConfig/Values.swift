@@ -44,6 +44,14 @@ enum Parse {
         return value
     }
 
+    static func onOff(_ text: String) throws(ValueError) -> Bool {
+        switch text.lowercased() {
+        case "on", "true", "yes", "1": return true
+        case "off", "false", "no", "0": return false
+        default: throw ValueError("\"\(text)\" is not on or off")
+        }
+    }
+
     static func port(_ text: String) throws(ValueError) -> Int {
         try integer(text, in: 1...65535, what: "a port")
     }

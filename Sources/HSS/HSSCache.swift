@@ -7,6 +7,9 @@ public final class HSSCache: SubscriberDirectory {
     private var auth: [String: AuthInfo] = [:]
     private var sets: [Int64: RegistrationSet] = [:]
     private var setByIMPU: [String: Int64] = [:]
+    /// Service profiles by text: nearly every set has the same (default) profile, and one shared
+    /// string instead of one copy per set is most of the cache's memory at 100k subscribers.
+    private var profiles: Set<String> = []
 
     public init() {}
 
@@ -30,6 +33,7 @@ public final class HSSCache: SubscriberDirectory {
         auth = Dictionary(newAuth.map { ($0.impi, $0) }, uniquingKeysWith: { _, last in last })
         sets = [:]
         setByIMPU = [:]
+        profiles = []
         sets.reserveCapacity(newSets.count)
         setByIMPU.reserveCapacity(newSets.count)
         for set in newSets { insert(set) }
@@ -58,6 +62,14 @@ public final class HSSCache: SubscriberDirectory {
     }
 
     private func insert(_ set: RegistrationSet) {
+        var set = set
+        if let xml = set.serviceProfileXML {
+            if let shared = profiles.firstIndex(of: xml) {
+                set.serviceProfileXML = profiles[shared]
+            } else {
+                profiles.insert(xml)
+            }
+        }
         sets[set.id] = set
         for impu in set.publicIdentities { setByIMPU[impu] = set.id }
     }

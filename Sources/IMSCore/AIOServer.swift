@@ -7,6 +7,7 @@ import ServiceLifecycle
 import DigestAuth
 import HSS
 import ICSCF
+import IMSModel
 import IMSStore
 import PCSCF
 import SCSCF
@@ -69,14 +70,16 @@ public final class AIOServer: Sendable {
         let config = self.config
         let logger = self.logger
         let store: IMSStore
-        let snapshot: (seq: Int64, subscribers: [SubscriberRecord])
+        let feedSeq: Int64
+        let directory: (auth: [AuthInfo], sets: [RegistrationSet])
         let storedBindings: [StoredBinding]
         let secret: [UInt8]
         do {
             store = try await IMSStore.open(dataDirectory: config.dataDir,
                                             numberPool: NumberPoolRange(start: config.numberPoolStart, count: config.numberPoolSize))
             _ = try await store.deleteExpiredBindings(now: RegistrationService.wallClock())
-            snapshot = try await store.snapshot()
+            // The store's records die here; only the cache's compact shapes are kept.
+            (feedSeq, directory) = try await SubscriberData.loadDirectory(store, homeDomain: config.homeDomain)
             storedBindings = try await store.loadBindings()
             secret = try ServerSecret.load(dataDir: config.dataDir)
         } catch {
@@ -89,7 +92,6 @@ public final class AIOServer: Sendable {
         } catch {
             throw AIOStartupError("routing tables: \(error)")
         }
-        let directory = SubscriberData.directory(from: snapshot.subscribers, homeDomain: config.homeDomain)
         let processStart = UInt64(RegistrationService.wallClock())
         let stack = try await sipLoop.submit {
             let stack = SIPStack(eventLoop: self.sipLoop, settings: settings, config: config, logger: logger,
@@ -118,7 +120,7 @@ public final class AIOServer: Sendable {
             return stack
         }.get()
         provisioningFeed = ProvisioningFeed(store: store, stack: stack, homeDomain: config.homeDomain,
-                                            after: snapshot.seq, logger: logger)
+                                            after: feedSeq, logger: logger)
         provisioningFeed?.start()
         startReloadOnSIGHUP(stack)
         do {
@@ -128,6 +130,7 @@ public final class AIOServer: Sendable {
             throw AIOStartupError("cannot listen for SIP on \(config.sipBindAddress):\(config.sipPort)/\(config.sipTLSPort): \(error)")
         }
         stackBox.withLockedValue { $0 = stack }
+        MemoryTrim.release()   // the snapshot's records are gone; give their pages back
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
         return banner(bound: bound, certificate: tlsContext.paths)
     }

@@ -73,8 +73,7 @@ final class ProvisioningFeed: Sendable {
                     }
                 }.get()
             } else {
-                let snapshot = try await store.snapshot()
-                let directory = SubscriberData.directory(from: snapshot.subscribers, homeDomain: homeDomain)
+                let directory = try await SubscriberData.loadDirectory(store, homeDomain: homeDomain).directory
                 try await stack.eventLoop.submit { [stack] in
                     stack.registrations?.hss.replaceAll(auth: directory.auth, sets: directory.sets)
                     stack.registrations?.dropOrphanedBindings()

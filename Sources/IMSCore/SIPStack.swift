@@ -23,9 +23,10 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     var routingTables = RoutingTables.empty
     private var timer: Scheduled<Void>?
     /// Admission control for initial requests (issue 5): excess gets a stateless 503.
-    var load = LoadMonitor()
+    var load: LoadMonitor
     private var lagProbe: RepeatedTask?
     private var lagExpected = NIODeadline.now()
+    private var cpuSample: (wall: NIODeadline, cpu: UInt64?) = (NIODeadline.now(), nil)
     private var timerDeadline: SIPTime?
 
     init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger, metrics: SIPMetrics) {
@@ -35,20 +36,31 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         self.transport = SIPTransportLayer(eventLoop: eventLoop, settings: settings, logger: logger)
         let timers = SIPTimerConfig(t1: .milliseconds(config.sipT1Ms), t2: .milliseconds(config.sipT2Ms), t4: .milliseconds(config.sipT4Ms))
         self.transactions = TransactionLayer(config: timers)
+        self.load = LoadMonitor(settings: .init(targetLatency: Double(config.overloadTargetLatencyMs) / 1000,
+                                                targetUtilisation: Double(config.overloadTargetCPUPercent) / 100))
         self.element = SIPElement(stack: self, config: config, logger: logger)
         transport.delegate = self
     }
 
     func start() -> EventLoopFuture<Void> {
-        // Event-loop lag is the overload signal of a single-loop element: a 20 ms tick that runs late
-        // means messages are waiting behind others.
+        // Two overload signals, sampled every 20 ms on the loop itself: how late the tick runs (messages
+        // waiting behind others) and how much of the interval the loop thread spent on the CPU (UDP
+        // excess is dropped by the kernel before the loop sees it, so lag alone under-reports).
         lagExpected = NIODeadline.now() + .milliseconds(20)
+        cpuSample = (NIODeadline.now(), ThreadCPUClock.now())
         lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
             let now = NIODeadline.now()
             let lag = now > lagExpected ? Double((now - lagExpected).nanoseconds) / 1e9 : 0
             load.record(latency: lag, now: Self.seconds(now))
+            let cpu = ThreadCPUClock.now()
+            let wall = Double((now - cpuSample.wall).nanoseconds)
+            if wall > 0, let cpu, let before = cpuSample.cpu {
+                load.record(utilisation: Double(cpu - before) / wall, now: Self.seconds(now))
+            }
+            cpuSample = (now, cpu)
             lagExpected = now + .milliseconds(20)
         }
+        transport.admissionControl = element.config.overloadControl
         return transport.start()
     }
 
@@ -56,11 +68,11 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
 
     /// Initial requests are what admission control may refuse; in-dialog requests, ACK, CANCEL and
     /// REGISTERs carrying credentials (refreshes, second legs of a challenge) are never starved.
-    static func isAdmissionControlled(_ request: SIPRequest) -> Bool {
-        switch request.method {
+    static func isAdmissionControlled(method: SIPMethod, hasToTag: Bool, hasCredentials: Bool) -> Bool {
+        switch method {
         case .ack, .cancel, .bye, .prack, .update, .info, .notify: return false
-        case .register: return !request.headers.contains("Authorization")
-        default: return request.toTag == nil
+        case .register: return !hasCredentials
+        default: return !hasToTag
         }
     }
 
@@ -77,18 +89,23 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     // MARK: transport delegate
 
     func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint) {
-        if case .request(let request) = message, Self.isAdmissionControlled(request),
-           transactions.serverTransaction(matching: request) == nil,
-           !load.admit(now: Self.seconds(NIODeadline.now())) {
-            // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3): refuse statelessly, no state kept.
-            var response = request.makeResponse(statusCode: 503, toTag: SIPElement.newTag())
-            response.headers.add("Retry-After", String(load.retryAfter))
-            response.headers.add("Server", SIPElement.serverName)
-            metrics.overloadRejections.increment()
-            transport.send(response, requestSource: source)
-            return
-        }
         perform(transactions.receive(message, from: source, reliable: source.transport.isReliable, now: Self.now()))
+    }
+
+    func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
+        guard Self.isAdmissionControlled(method: glance.method, hasToTag: glance.hasToTag,
+                                         hasCredentials: glance.hasCredentials) else { return nil }
+        // Retransmissions of requests already admitted belong to their transaction.
+        if let branch = glance.branch, branch.hasPrefix("z9hG4bK"),
+           transactions.hasServerTransaction(.rfc3261(branch: branch, sentBy: glance.sentBy, method: glance.method)) {
+            return nil
+        }
+        if load.admit(now: Self.seconds(NIODeadline.now())) { return nil }
+        // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3, RFC 6357): refuse statelessly, no state kept.
+        metrics.overloadRejections.increment()
+        metrics.sent(503)
+        return glance.response(status: 503, reason: "Service Unavailable", toTag: SIPElement.newTag(),
+                               extraHeaders: [("Retry-After", String(load.retryAfter)), ("Server", SIPElement.serverName)])
     }
 
     func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint) {

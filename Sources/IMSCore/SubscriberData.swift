@@ -5,12 +5,23 @@ import SIPCore
 
 /// Conversions between the store's records and the shapes the CSCFs use.
 enum SubscriberData {
+    /// Every subscriber as the HSS cache holds them, and the change-feed position they reflect. The
+    /// store's records (plaintext passwords, timestamps...) are dropped before this returns.
+    static func loadDirectory(_ store: IMSStore, homeDomain: String) async throws
+        -> (seq: Int64, directory: (auth: [AuthInfo], sets: [RegistrationSet])) {
+        let snapshot = try await store.snapshot()
+        return (snapshot.seq, directory(from: snapshot.subscribers, homeDomain: homeDomain))
+    }
+
     /// Auth records and implicit registration sets (merged across the IMPIs that share them).
     static func directory(from records: [SubscriberRecord], homeDomain: String) -> (auth: [AuthInfo], sets: [RegistrationSet]) {
         var auth: [AuthInfo] = []
         auth.reserveCapacity(records.count)
         var sets: [Int64: RegistrationSet] = [:]
         sets.reserveCapacity(records.count)
+        // One string for every set on the default iFC: Swift strings share storage when copied, so
+        // 100k subscribers cost one copy of the XML instead of 100k.
+        let defaultProfile = DefaultIFC.xml(homeDomain: homeDomain)
         for r in records {
             auth.append(AuthInfo(impi: r.impi, realm: r.realm, ha1MD5: r.ha1MD5, ha1SHA256: r.ha1SHA256,
                                  userPartHA1MD5: r.userPartHA1MD5, userPartHA1SHA256: r.userPartHA1SHA256))
@@ -28,7 +39,7 @@ enum SubscriberData {
                 }
                 sets[irs.id] = RegistrationSet(id: irs.id, publicIdentities: impus, barred: barred,
                                                privateIdentities: [r.impi],
-                                               serviceProfileXML: irs.serviceProfileXML(homeDomain: homeDomain))
+                                               serviceProfileXML: irs.ifcXML ?? defaultProfile)
             }
         }
         return (auth, Array(sets.values))

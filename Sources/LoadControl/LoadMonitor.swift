@@ -8,6 +8,8 @@ public struct LoadMonitor: Sendable {
         /// Latency the element aims to keep (event-loop lag and REGISTER completion time). The initial
         /// rate is deliberately above what one box can do: only measured latency brings it down.
         public var targetLatency: Double
+        /// Fraction of one core the SIP thread may use (0...1) before the rate is cut.
+        public var targetUtilisation: Double
         public var initialRate: Double
         public var minRate: Double
         public var maxRate: Double
@@ -16,10 +18,11 @@ public struct LoadMonitor: Sendable {
         /// Re-evaluate the rate after this many samples or this many seconds, whichever comes first.
         public var adjustEverySamples: Int
         public var adjustEverySeconds: Double
-        public init(targetLatency: Double = 0.100, initialRate: Double = 20_000, minRate: Double = 50,
-                    maxRate: Double = 100_000, burstSeconds: Double = 0.5, adjustEverySamples: Int = 50,
-                    adjustEverySeconds: Double = 1) {
+        public init(targetLatency: Double = 0.100, targetUtilisation: Double = 0.95, initialRate: Double = 20_000,
+                    minRate: Double = 50, maxRate: Double = 100_000, burstSeconds: Double = 0.5,
+                    adjustEverySamples: Int = 50, adjustEverySeconds: Double = 1) {
             self.targetLatency = targetLatency
+            self.targetUtilisation = targetUtilisation
             self.initialRate = initialRate
             self.minRate = minRate
             self.maxRate = maxRate
@@ -32,6 +35,7 @@ public struct LoadMonitor: Sendable {
     public let settings: Settings
     public private(set) var rate: Double
     public private(set) var smoothedLatency: Double = 0
+    public private(set) var smoothedUtilisation: Double = 0
     public private(set) var admitted: Int = 0
     public private(set) var rejected: Int = 0
     private var tokens: Double
@@ -41,6 +45,8 @@ public struct LoadMonitor: Sendable {
     private var rejectedSinceAdjust = 0
     private var admittedSinceAdjust = 0
     private var lastAdjust: Double?
+    /// Initial requests offered per second in the last window (admitted + refused).
+    private var lastOffered = 0.0
 
     public init(settings: Settings = Settings()) {
         self.settings = settings
@@ -74,10 +80,19 @@ public struct LoadMonitor: Sendable {
         adjustIfDue(now: now)
     }
 
+    /// A CPU-use observation: the fraction (0...1) of the last interval the SIP thread was running.
+    public mutating func record(utilisation: Double, now: Double) {
+        guard utilisation.isFinite, utilisation >= 0 else { return }
+        smoothedUtilisation += 0.2 * (min(utilisation, 1) - smoothedUtilisation)
+        adjustIfDue(now: now)
+    }
+
     /// How long a refused client should wait before retrying (RFC 3261 §20.33), in seconds.
     public var retryAfter: Int {
         let overload = settings.targetLatency > 0 ? smoothedLatency / settings.targetLatency : 1
-        return min(30, max(1, Int(overload.rounded(.up))))
+        // Refusing most of the offered load: spread the retries out further.
+        let spread = lastOffered > 0 && rate > 0 ? lastOffered / rate : 1
+        return min(30, max(1, Int(max(overload, spread).rounded(.up))))
     }
 
     private mutating func refill(now: Double) {
@@ -92,15 +107,23 @@ public struct LoadMonitor: Sendable {
         if lastAdjust == nil { lastAdjust = now }
         guard samples >= settings.adjustEverySamples || now - last >= settings.adjustEverySeconds else { return }
         let target = settings.targetLatency
+        let cpuTarget = settings.targetUtilisation
+        let elapsed = max(now - last, 0.001)
+        let admittedRate = Double(admittedSinceAdjust) / elapsed
+        lastOffered = Double(admittedSinceAdjust + rejectedSinceAdjust) / elapsed
         if smoothedLatency > target {
             // Multiplicative decrease, deeper the further above target (at most halving).
             let excess = min(1, (smoothedLatency - target) / target)
             rate = max(settings.minRate, rate * (1 - 0.5 * excess))
-        } else if smoothedLatency < target * 0.8 && rejectedSinceAdjust > 0 {
-            // Additive increase while there is demand we refused and room below the target.
-            let elapsed = max(now - last, 0.001)
-            let offered = Double(admittedSinceAdjust + rejectedSinceAdjust) / elapsed
-            rate = min(settings.maxRate, max(rate + max(10, rate * 0.05), min(offered, rate * 1.25)))
+        } else if smoothedUtilisation > cpuTarget {
+            // The thread is (nearly) saturated: what it admitted in this window was already too much.
+            // Scale that down to the target; never raise the rate here.
+            let scaled = admittedRate * cpuTarget / max(smoothedUtilisation, 0.01)
+            rate = max(settings.minRate, min(rate, admittedSinceAdjust > 0 ? scaled : rate * 0.9))
+        } else if smoothedLatency < target * 0.8 && smoothedUtilisation < cpuTarget * 0.95 && rejectedSinceAdjust > 0 {
+            // Additive increase while there is demand we refused and room below both targets.
+            let room = smoothedUtilisation > 0 ? min(1.25, cpuTarget / smoothedUtilisation) : 1.25
+            rate = min(settings.maxRate, max(rate + max(10, rate * 0.05), min(lastOffered, rate * room)))
         }
         tokens = min(tokens, rate * settings.burstSeconds + 1)
         samples = 0

@@ -206,6 +206,9 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     /// Live transactions (must return to 0 once everything settled and all timers fired).
     public var count: Int { servers.count + clients.count }
     public var serverCount: Int { servers.count }
+
+    /// Whether a server transaction with this key exists (retransmission check before a full parse).
+    public func hasServerTransaction(_ key: ServerTransactionKey) -> Bool { serverIndex[key] != nil }
     public var clientCount: Int { clients.count }
     /// Entries in the timer queue, including cancelled ones not yet skipped (0 when idle).
     public var scheduledTimerCount: Int { timers.count }

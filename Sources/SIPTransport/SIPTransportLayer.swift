@@ -10,6 +10,13 @@ public protocol SIPTransportDelegate: AnyObject {
     func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint)
     /// A message that framed but did not parse; the delegate may answer it (e.g. 400) when `error.request` allows.
     func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint)
+    /// Admission control before the full parse: the stateless response to send instead of handling
+    /// the request (e.g. 503 + Retry-After under overload), or nil to handle it.
+    func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]?
+}
+
+extension SIPTransportDelegate {
+    public func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? { nil }
 }
 
 /// Listening sockets and open flows for UDP, TCP and TLS, all on one event loop.
@@ -17,6 +24,8 @@ public protocol SIPTransportDelegate: AnyObject {
 /// Every method must be called on `eventLoop`; all state is confined to it (hence `@unchecked Sendable`:
 /// NIO closures are `@Sendable`, but they only ever run on this loop).
 public final class SIPTransportLayer: @unchecked Sendable {
+    /// Ask the delegate about each request before parsing it (overload control on).
+    public var admissionControl = false
     public struct Settings: Sendable {
         public var bindAddress: String
         public var udpPort: Int?
@@ -170,6 +179,14 @@ public final class SIPTransportLayer: @unchecked Sendable {
     // MARK: inbound (called by the handlers)
 
     func deliver(_ bytes: [UInt8], from source: SIPEndpoint) {
+        if admissionControl, let glance = RequestGlance(bytes),
+           let refusal = delegate?.transport(self, refuse: glance, from: source) {
+            // Refused before parsing: the answer costs a fraction of what serving would.
+            var buffer = ByteBufferAllocator().buffer(capacity: refusal.count)
+            buffer.writeBytes(refusal)
+            send(buffer, to: source)
+            return
+        }
         do {
             var message = try SIPParser.parse(bytes, maxMessageSize: settings.maxMessageSize)
             if case .request(var request) = message {

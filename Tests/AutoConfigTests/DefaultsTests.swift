@@ -61,7 +61,7 @@ import Testing
     @Test func keyTableHasUniqueLowercaseNamesAndOneLineSummaries() {
         let names = CWConfig.keys.map(\.name)
         #expect(Set(names).count == names.count)
-        #expect(names.count == 25)
+        #expect(names.count == 28)
         for key in CWConfig.keys {
             #expect(key.name.allSatisfy { $0.isLowercase || $0 == "_" || $0.isNumber }, "\(key.name)")
             #expect(!key.summary.isEmpty && !key.summary.contains("\n"), "\(key.name)")
