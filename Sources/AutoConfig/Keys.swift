@@ -155,7 +155,7 @@ extension CWConfig {
             apply: { c, v throws(ValueError) in c.overloadTargetLatencyMs = try Parse.integer(v, in: 1...10000) },
             render: { String($0.overloadTargetLatencyMs) }),
         ConfigKey(
-            name: "overload_target_cpu_percent", defaultValue: "95",
+            name: "overload_target_cpu_percent", defaultValue: "98",
             summary: "Overload control: SIP thread CPU use above which the admitted rate is cut (10-100)",
             apply: { c, v throws(ValueError) in c.overloadTargetCPUPercent = try Parse.integer(v, in: 10...100) },
             render: { String($0.overloadTargetCPUPercent) }),

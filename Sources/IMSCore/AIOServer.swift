@@ -36,6 +36,7 @@ public final class AIOServer: Sendable {
     private let storeBox: NIOLockedValueBox<IMSStore?> = NIOLockedValueBox(nil)
     private let reloadTask: NIOLockedValueBox<Task<Void, Never>?> = NIOLockedValueBox(nil)
     private let feedBox: NIOLockedValueBox<ProvisioningFeed?> = NIOLockedValueBox(nil)
+    private let trimTask: NIOLockedValueBox<RepeatedTask?> = NIOLockedValueBox(nil)
     private var provisioningFeed: ProvisioningFeed? {
         get { feedBox.withLockedValue { $0 } }
         set { feedBox.withLockedValue { $0 = newValue } }
@@ -131,6 +132,12 @@ public final class AIOServer: Sendable {
         }
         stackBox.withLockedValue { $0 = stack }
         MemoryTrim.release()   // the snapshot's records are gone; give their pages back
+        // Bursts leave thousands of finished transactions to expire together (Timer J, 32 s); without
+        // this their pages stay resident for good. Runs off the SIP loop.
+        let trimLoop = group.any() === sipLoop ? group.next() : group.any()
+        trimTask.withLockedValue {
+            $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(30), delay: .seconds(30)) { _ in MemoryTrim.release() }
+        }
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
         return banner(bound: bound, certificate: tlsContext.paths)
     }
@@ -191,6 +198,7 @@ public final class AIOServer: Sendable {
 
     public func stop() async {
         reloadTask.withLockedValue { $0?.cancel() }
+        trimTask.withLockedValue { $0?.cancel() }
         provisioningFeed?.stop()
         let stack = stackBox.withLockedValue { s -> SIPStack? in defer { s = nil }; return s }
         if let stack {

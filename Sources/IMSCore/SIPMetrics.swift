@@ -50,7 +50,8 @@ public final class SIPMetrics: Sendable {
                       .milliseconds(250), .milliseconds(500), .seconds(1)])
         var gauges: [String: Gauge] = [:]
         for name in ["server_transactions", "client_transactions", "proxy_contexts", "bindings",
-                     "reg_event_subscriptions", "open_connections"] {
+                     "reg_event_subscriptions", "open_connections", "overload_admit_rate", "sip_loop_cpu_percent",
+                     "sip_loop_lag_ms", "udp_queue_fill_percent"] {
             gauges[name] = registry.makeGauge(descriptor: MetricNameDescriptor(
                 namespace: "sip", metricName: name, unitName: "current", helpText: "Current \(name.replacingUnderscores)"))
         }

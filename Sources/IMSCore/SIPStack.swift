@@ -27,6 +27,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private var lagProbe: RepeatedTask?
     private var lagExpected = NIODeadline.now()
     private var cpuSample: (wall: NIODeadline, cpu: UInt64?) = (NIODeadline.now(), nil)
+    private var udpDrops: UInt32?
     private var timerDeadline: SIPTime?
 
     init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger, metrics: SIPMetrics) {
@@ -50,6 +51,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         cpuSample = (NIODeadline.now(), ThreadCPUClock.now())
         lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
             let now = NIODeadline.now()
+            let rateBefore = load.rate
             let lag = now > lagExpected ? Double((now - lagExpected).nanoseconds) / 1e9 : 0
             load.record(latency: lag, now: Self.seconds(now))
             let cpu = ThreadCPUClock.now()
@@ -59,6 +61,19 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             }
             cpuSample = (now, cpu)
             lagExpected = now + .milliseconds(20)
+            transport.udpReceiveQueue { [self] queued, capacity, drops in
+                let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
+                udpDrops = drops
+                load.record(queueFill: capacity > 0 ? Double(queued) / Double(capacity) : 0, drops: newDrops,
+                            now: Self.seconds(NIODeadline.now()))
+            }
+            if load.rate < rateBefore * 0.8 || (load.rate > rateBefore * 1.5 && load.rate > 1000) {
+                logger.notice("overload control: admitting \(Int(load.rate)) initial requests/s (was \(Int(rateBefore)))",
+                              metadata: ["sip_loop_cpu_percent": "\(Int(load.smoothedUtilisation * 100))",
+                                         "sip_loop_lag_ms": "\(Int(load.smoothedLatency * 1000))",
+                                         "udp_queue_fill_percent": "\(Int(load.smoothedQueueFill * 100))",
+                                         "rejected_total": "\(load.rejected)"])
+            }
         }
         transport.admissionControl = element.config.overloadControl
         return transport.start()
@@ -139,7 +154,12 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("proxy_contexts", router?.activeContexts ?? 0),
          ("bindings", registrations?.scscf.registrar.bindingCount ?? 0),
          ("reg_event_subscriptions", registrations?.regEvents.count ?? 0),
-         ("open_connections", transport.openConnectionCount)]
+         ("open_connections", transport.openConnectionCount),
+         // Overload controller: admitted initial requests/s, and its two signals.
+         ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
+         ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
+         ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),
+         ("udp_queue_fill_percent", Int((load.smoothedQueueFill * 100).rounded()))]
     }
 
     /// Sends a request we originate (e.g. a NOTIFY) through a client transaction.

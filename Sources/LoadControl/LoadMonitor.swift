@@ -10,6 +10,8 @@ public struct LoadMonitor: Sendable {
         public var targetLatency: Double
         /// Fraction of one core the SIP thread may use (0...1) before the rate is cut.
         public var targetUtilisation: Double
+        /// Fraction of the UDP receive buffer that may hold unread datagrams before the rate is cut.
+        public var targetQueueFill: Double = 0.25
         public var initialRate: Double
         public var minRate: Double
         public var maxRate: Double
@@ -18,7 +20,7 @@ public struct LoadMonitor: Sendable {
         /// Re-evaluate the rate after this many samples or this many seconds, whichever comes first.
         public var adjustEverySamples: Int
         public var adjustEverySeconds: Double
-        public init(targetLatency: Double = 0.100, targetUtilisation: Double = 0.95, initialRate: Double = 20_000,
+        public init(targetLatency: Double = 0.100, targetUtilisation: Double = 0.98, initialRate: Double = 20_000,
                     minRate: Double = 50, maxRate: Double = 100_000, burstSeconds: Double = 0.5,
                     adjustEverySamples: Int = 50, adjustEverySeconds: Double = 1) {
             self.targetLatency = targetLatency
@@ -36,6 +38,9 @@ public struct LoadMonitor: Sendable {
     public private(set) var rate: Double
     public private(set) var smoothedLatency: Double = 0
     public private(set) var smoothedUtilisation: Double = 0
+    /// Fraction of the UDP receive buffer in use, smoothed; drops seen since the last adjustment.
+    public private(set) var smoothedQueueFill: Double = 0
+    private var dropsSinceAdjust = 0
     public private(set) var admitted: Int = 0
     public private(set) var rejected: Int = 0
     private var tokens: Double
@@ -87,6 +92,17 @@ public struct LoadMonitor: Sendable {
         adjustIfDue(now: now)
     }
 
+    /// A receive-queue observation: the fraction (0...1) of the socket buffer holding datagrams not
+    /// yet read, and how many the kernel dropped since the last observation. A queue that builds up
+    /// means requests wait (and UDP clients retransmit into the queue); drops mean they are lost.
+    public mutating func record(queueFill: Double, drops: Int, now: Double) {
+        guard queueFill.isFinite, queueFill >= 0 else { return }
+        let alpha = queueFill > smoothedQueueFill ? 0.5 : 0.2
+        smoothedQueueFill += alpha * (min(queueFill, 1) - smoothedQueueFill)
+        dropsSinceAdjust += max(0, drops)
+        adjustIfDue(now: now)
+    }
+
     /// How long a refused client should wait before retrying (RFC 3261 §20.33), in seconds.
     public var retryAfter: Int {
         let overload = settings.targetLatency > 0 ? smoothedLatency / settings.targetLatency : 1
@@ -115,18 +131,21 @@ public struct LoadMonitor: Sendable {
             // Multiplicative decrease, deeper the further above target (at most halving).
             let excess = min(1, (smoothedLatency - target) / target)
             rate = max(settings.minRate, rate * (1 - 0.5 * excess))
-        } else if smoothedUtilisation > cpuTarget {
-            // The thread is (nearly) saturated: what it admitted in this window was already too much.
-            // Scale that down to the target; never raise the rate here.
-            let scaled = admittedRate * cpuTarget / max(smoothedUtilisation, 0.01)
-            rate = max(settings.minRate, min(rate, admittedSinceAdjust > 0 ? scaled : rate * 0.9))
-        } else if smoothedLatency < target * 0.8 && smoothedUtilisation < cpuTarget * 0.95 && rejectedSinceAdjust > 0 {
-            // Additive increase while there is demand we refused and room below both targets.
+        } else if smoothedUtilisation > cpuTarget || smoothedQueueFill > settings.targetQueueFill || dropsSinceAdjust > 0 {
+            // The thread is saturated: what it admitted in this window was already too much. Step down
+            // from that (at most 15 % per window: the signal lags while the socket backlog drains).
+            let step = min(0.95, max(0.85, cpuTarget / max(smoothedUtilisation, 0.01) - 0.02))
+            let base = admittedSinceAdjust > 0 ? min(rate, admittedRate) : rate
+            rate = max(settings.minRate, base * step)
+        } else if smoothedLatency < target * 0.8 && smoothedUtilisation < cpuTarget - 0.04
+                    && smoothedQueueFill < settings.targetQueueFill / 4 && rejectedSinceAdjust > 0 {
+            // Room below both targets and demand we refused: step up (multiplicative while far below).
             let room = smoothedUtilisation > 0 ? min(1.25, cpuTarget / smoothedUtilisation) : 1.25
             rate = min(settings.maxRate, max(rate + max(10, rate * 0.05), min(lastOffered, rate * room)))
         }
         tokens = min(tokens, rate * settings.burstSeconds + 1)
         samples = 0
+        dropsSinceAdjust = 0
         maxSample = 0
         rejectedSinceAdjust = 0
         admittedSinceAdjust = 0

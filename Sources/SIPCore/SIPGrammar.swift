@@ -117,7 +117,13 @@ enum SIPGrammar {
         var changed = false
         for b in s.utf8 where b >= 0x41 && b <= 0x5A { changed = true; break }
         guard changed else { return s }
-        return string(s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 })
+        // Written in place: no intermediate array, and names up to 15 bytes stay small (no heap at all).
+        let utf8 = s.utf8
+        return String(unsafeUninitializedCapacity: utf8.count) { buffer in
+            var i = 0
+            for b in utf8 { buffer[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b; i += 1 }
+            return i
+        }
     }
 
     static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
