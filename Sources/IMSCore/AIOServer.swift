@@ -136,7 +136,7 @@ public final class AIOServer: Sendable {
         // this their pages stay resident for good. Runs off the SIP loop.
         let trimLoop = group.any() === sipLoop ? group.next() : group.any()
         trimTask.withLockedValue {
-            $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(30), delay: .seconds(30)) { _ in MemoryTrim.release() }
+            $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in MemoryTrim.release() }
         }
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
         return banner(bound: bound, certificate: tlsContext.paths)

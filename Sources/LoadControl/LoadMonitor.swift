@@ -22,7 +22,7 @@ public struct LoadMonitor: Sendable {
         public var adjustEverySeconds: Double
         public init(targetLatency: Double = 0.100, targetUtilisation: Double = 0.98, initialRate: Double = 20_000,
                     minRate: Double = 50, maxRate: Double = 100_000, burstSeconds: Double = 0.5,
-                    adjustEverySamples: Int = 50, adjustEverySeconds: Double = 1) {
+                    adjustEverySamples: Int = 25, adjustEverySeconds: Double = 0.5) {
             self.targetLatency = targetLatency
             self.targetUtilisation = targetUtilisation
             self.initialRate = initialRate
@@ -135,12 +135,19 @@ public struct LoadMonitor: Sendable {
             // The thread is saturated: what it admitted in this window was already too much. Step down
             // from that (at most 15 % per window: the signal lags while the socket backlog drains).
             let step = min(0.95, max(0.85, cpuTarget / max(smoothedUtilisation, 0.01) - 0.02))
-            let base = admittedSinceAdjust > 0 ? min(rate, admittedRate) : rate
-            rate = max(settings.minRate, base * step)
+            // A rate far above what was admitted was not binding: start from the admitted rate. Else
+            // lose at most 30 % per window (a drowning loop admits little, which must not collapse it).
+            let cut = admittedSinceAdjust > 0 && rate > 2 * admittedRate
+                ? admittedRate * step : max(rate * 0.7, min(rate, admittedRate) * step)
+            rate = max(settings.minRate, cut)
         } else if smoothedLatency < target * 0.8 && smoothedUtilisation < cpuTarget - 0.04
                     && smoothedQueueFill < settings.targetQueueFill / 4 && rejectedSinceAdjust > 0 {
             // Room below both targets and demand we refused: step up (multiplicative while far below).
-            let room = smoothedUtilisation > 0 ? min(1.25, cpuTarget / smoothedUtilisation) : 1.25
+            // Far below every target (the loop mostly idle, nothing queued): recover fast, since a
+            // collapse of the rate during a flood must not outlast the flood by long.
+            let idle = smoothedUtilisation < cpuTarget * 0.7 && smoothedQueueFill < settings.targetQueueFill / 10
+            let cap = idle ? 1.6 : 1.25
+            let room = smoothedUtilisation > 0 ? min(cap, cpuTarget / smoothedUtilisation) : cap
             rate = min(settings.maxRate, max(rate + max(10, rate * 0.05), min(lastOffered, rate * room)))
         }
         tokens = min(tokens, rate * settings.burstSeconds + 1)

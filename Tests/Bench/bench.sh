@@ -26,6 +26,8 @@
 #   cw-aio ports: PORT=5470 (TLS PORT+1) HSS_PORT=8470 HTTP_PORT=8471 UAS_PORT=5490 REG_PORT=5491
 #   UAC_PORT=5492; Kamailio: KAM_PORT=5570 KAM_UAS_PORT=5590 KAM_REG_PORT=5591 KAM_UAC_PORT=5592
 #   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)
+#   OVERLOAD=1 (0: skip the 3x overload step)  SETTLE_S=50 (wait after the fill for the finished
+#   transactions to expire, Timer J = 32 s, and a heap trim, every 15 s; 0: skip)
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +57,8 @@ KAM_UAS_PORT=${KAM_UAS_PORT:-5590}
 KAM_REG_PORT=${KAM_REG_PORT:-5591}
 KAM_UAC_PORT=${KAM_UAC_PORT:-5592}
 NICE=${NICE:-0}
+OVERLOAD=${OVERLOAD:-1}
+SETTLE_S=${SETTLE_S:-50}
 NICE_CMD=(); [ "$NICE" != 0 ] && NICE_CMD=(nice -n "$NICE")
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/cw-aio-bench.XXXX)}
 OUT=$WORK/cw-aio
@@ -196,7 +200,7 @@ PY
 
 # ================= cw-aio =================
 cd "$OUT" || exit 1
-cp "$SCN"/reg_auth.xml "$PEER"/uac_call.xml "$PEER"/uas_call.xml "$OUT"/   # sipp writes -trace_rtt files next to the scenario
+cp "$SCN"/reg_auth.xml "$SCN"/reg_overload.xml "$PEER"/uac_call.xml "$PEER"/uas_call.xml "$OUT"/   # sipp writes -trace_rtt files next to the scenario
 log "bench dir $WORK; cw-aio $CW_AIO; loadavg $(cut -d' ' -f1-3 /proc/loadavg); nproc $(nproc)"
 log "REG_RATES='$REG_RATES' x ${REG_SECS}s, CALL_RATES='$CALL_RATES' x ${CALL_SECS}s hold ${CALL_HOLD_MS}ms, NSUB=$NSUB"
 
@@ -231,6 +235,12 @@ read -r REG_RSS REG_PSS <<<"$(mem_kb)"
 H=$(health); NBIND=$(json_get "$H" bindings)
 log "after $NSUB registrations (bindings=$NBIND): rss=${REG_RSS}kB pss=${REG_PSS}kB health=$H"
 [ "$NBIND" = "$NSUB" ] || log "WARNING: expected $NSUB bindings, /health says $NBIND"
+SETTLED_RSS=""
+if [ "$SETTLE_S" -gt 0 ]; then
+  sleep "$SETTLE_S"
+  read -r SETTLED_RSS SETTLED_PSS <<<"$(mem_kb)"
+  log "${SETTLE_S}s later (finished transactions expired): rss=${SETTLED_RSS}kB pss=${SETTLED_PSS}kB anon=$(awk '/^RssAnon:/{print $2}' /proc/$SPID/status)kB health=$(health)"
+fi
 
 # ---------- 4. REGISTER steps (ramp until a step fails) ----------
 for r in $REG_RATES; do
@@ -248,6 +258,40 @@ if [ "$HALF" -gt 0 ]; then
   if [ -n "$RTT_FILES" ]; then
     read -r RTT_N RTT_AVG RTT_P50 P99_HALF RTT_MAX <<<"$(python3 "$LIB" rtt $RTT_FILES)"
     log "REGISTER at ${HALF}/s: $RTT_N response times, avg ${RTT_AVG} ms, p50 ${RTT_P50} ms, p99 ${P99_HALF} ms, max ${RTT_MAX} ms"
+  fi
+fi
+
+# ---------- 4b. overload: 3x the peak REGISTER rate (admission control must keep goodput up) ----------
+OV_LINE=""
+if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
+  OV_RATE=$(( REG_PEAK * 3 )); OV_N=$(( OV_RATE * REG_SECS ))
+  sleep 4
+  rm -f "$OUT"/reg_overload_*_counts.csv "$OUT"/*_rtt.csv
+  read -r OV_RSS0 _ <<<"$(mem_kb)"
+  k0=$(ticks_of $SPID); w0=$(date +%s.%N)
+  log "overload step: offering ${OV_RATE} REGISTER/s (3x the ${REG_PEAK}/s peak) for ${REG_SECS}s"
+  timeout $(( REG_SECS * 3 + 40 )) "${NICE_CMD[@]}" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
+    -key ct_host 127.0.0.1 -key ct_port "$UAS_PORT" -i 127.0.0.1 -p "$REG_PORT" -r "$OV_RATE" -m "$OV_N" -nostdin \
+    -timeout $(( REG_SECS * 3 + 30 )) -trace_counts -trace_rtt -rtt_freq 200 -trace_stat -stf "$OUT/overload.csv" -fd 1 \
+    -trace_err -error_file "$OUT/overload.err" > "$OUT/overload.out" 2>&1 < /dev/null
+  w1=$(date +%s.%N); k1=$(ticks_of $SPID)
+  sleep 1
+  read -r OV_RSS1 _ <<<"$(mem_kb)"
+  CF=$(ls "$OUT"/reg_overload_*_counts.csv 2>/dev/null | head -1)
+  if [ -n "$CF" ]; then
+    read -r OV_SENT OV_503 OV_200 OV_EL <<<"$(python3 "$LIB" counts "$CF")"
+    OV_P99=n/a; RTT_FILES=$(ls "$OUT"/*_rtt.csv 2>/dev/null)
+    [ -n "$RTT_FILES" ] && OV_P99=$(python3 "$LIB" rtt $RTT_FILES | awk '{print $4}')
+    H=$(health)
+    OV_LINE=$(awk -v s="$OV_SENT" -v r="$OV_503" -v g="$OV_200" -v e="$OV_EL" -v peak="$REG_PEAK" \
+      -v cpu="$(awk -v a="$k0" -v b="$k1" -v hz="$HZ" -v w0="$w0" -v w1="$w1" 'BEGIN{printf "%.0f", 100*(b-a)/hz/(w1-w0)}')" \
+      -v p99="$OV_P99" -v m0="$OV_RSS0" -v m1="$OV_RSS1" -v f="$(python3 "$LIB" stat "$OUT/overload.csv" 2>/dev/null | awk '{print $3}')" \
+      'BEGIN{printf "overload offered_rps=%.0f goodput_rps=%.0f goodput_pct_of_peak=%.0f refused_503=%d failed_calls=%s server_cpu_pct=%s p99_admitted_ms=%s rss_mb_before=%.1f rss_mb_after=%.1f", s/e, g/e, 100*g/e/peak, r, f, cpu, p99, m0/1024, m1/1024}')
+    log "$OV_LINE; /health $H"
+    # a 503 without Retry-After fails its call (the scenario's ereg check_it): see failed_calls
+    grep -m1 -i "retry" "$OUT/overload.err" 2>/dev/null && log "WARNING: a 503 lacked Retry-After (see $OUT/overload.err)"
+  else
+    log "overload step: sipp wrote no counts (see $OUT/overload.out)"
   fi
 fi
 
@@ -325,7 +369,8 @@ echo "details: bench_dir=$WORK cw_aio_s=$T_CW total_s=$(( $(date +%s) - T_START 
 [ "$BUSY" -gt 30 ] && echo "WARNING: other processes used up to ${BUSY}% of a core during a step; rates are lower bounds (see other_cpu%)"
 echo "register_tps cw-aio=$CW_REG kamailio=${KAM_REG:-n/a} ratio=$(ratio "$CW_REG" "$KAM_REG")"
 echo "calls_cps cw-aio=$CW_CPS kamailio=${KAM_CPS:-n/a} ratio=$(ratio "$CW_CPS" "$KAM_CPS")"
-echo "rss_mb idle=$(mb "$IDLE_RSS") after_$((NSUB / 1000))k_registrations=$(mb "$REG_RSS")"
+echo "rss_mb idle=$(mb "$IDLE_RSS") after_$((NSUB / 1000))k_registrations=$(mb "$REG_RSS")${SETTLED_RSS:+ settled_after_${SETTLE_S}s=$(mb "$SETTLED_RSS")}"
 [ -n "$RSS_BIG" ] && echo "rss_mb_$((NSUB_BIG / 1000))k_subscribers=$RSS_BIG"
 echo "register_p99_ms at_half_peak=$P99_HALF"
 echo "startup_ms=$STARTUP_FIRST_MS"
+[ -n "$OV_LINE" ] && echo "$OV_LINE"

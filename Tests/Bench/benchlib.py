@@ -185,12 +185,24 @@ def table(specs):
         print()
 
 
+def counts(path):
+    """sipp -trace_counts file of reg_overload.xml -> 'first_sent refused_503 ok_200 elapsed_s'."""
+    rows = list(csv.reader(open(path), delimiter=';'))
+    h, last = rows[0], rows[-1]
+    col = lambda suffix: next((int(last[i] or 0) for i, n in enumerate(h) if n.endswith(suffix)), 0)
+    t = last[h.index('ElapsedTime')].split(':')
+    el = int(t[0]) * 3600 + int(t[1]) * 60 + int(t[2]) + int(t[3]) / 1e6
+    print(col('_REGISTER_Sent'), col('_503_Recv'), col('_200_Recv'), f"{el:.3f}")
+
+
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "start":
         start(a)
     elif cmd == "stat":
         stat(a[0])
+    elif cmd == "counts":
+        counts(a[0])
     elif cmd == "rtt":
         rtt(a)
     elif cmd == "row":
