@@ -159,7 +159,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),
-         ("udp_queue_fill_percent", Int((load.smoothedQueueFill * 100).rounded()))]
+         ("udp_queue_fill_percent", Int((load.smoothedQueueFill * 100).rounded())),
+         ("udp_receive_drops", Int(udpDrops ?? 0))]
     }
 
     /// Sends a request we originate (e.g. a NOTIFY) through a client transaction.

@@ -128,17 +128,15 @@ public struct LoadMonitor: Sendable {
         let admittedRate = Double(admittedSinceAdjust) / elapsed
         lastOffered = Double(admittedSinceAdjust + rejectedSinceAdjust) / elapsed
         if smoothedLatency > target {
-            // Multiplicative decrease, deeper the further above target (at most halving).
+            // Multiplicative decrease, deeper the further above target (at most 30 % per window).
             let excess = min(1, (smoothedLatency - target) / target)
-            rate = max(settings.minRate, rate * (1 - 0.5 * excess))
-        } else if smoothedUtilisation > cpuTarget || smoothedQueueFill > settings.targetQueueFill || dropsSinceAdjust > 0 {
+            rate = max(settings.minRate, rate * (1 - 0.3 * excess))
+        } else if smoothedUtilisation > cpuTarget || smoothedQueueFill > settings.targetQueueFill || dropsSinceAdjust > 50 {
             // The thread is saturated: what it admitted in this window was already too much. Step down
             // from that (at most 15 % per window: the signal lags while the socket backlog drains).
             let step = min(0.95, max(0.85, cpuTarget / max(smoothedUtilisation, 0.01) - 0.02))
-            // A rate far above what was admitted was not binding: start from the admitted rate. Else
-            // lose at most 30 % per window (a drowning loop admits little, which must not collapse it).
-            let cut = admittedSinceAdjust > 0 && rate > 2 * admittedRate
-                ? admittedRate * step : max(rate * 0.7, min(rate, admittedRate) * step)
+            // Lose at most 30 % per window: a drowning loop admits little, which must not collapse it.
+            let cut = max(rate * 0.7, min(rate, admittedRate) * step)
             rate = max(settings.minRate, cut)
         } else if smoothedLatency < target * 0.8 && smoothedUtilisation < cpuTarget - 0.04
                     && smoothedQueueFill < settings.targetQueueFill / 4 && rejectedSinceAdjust > 0 {
