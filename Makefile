@@ -50,7 +50,8 @@ interop: test-deps build
 
 # libFuzzer on every parser of untrusted input (NIO-free harnesses, own scratch path), FUZZ_SECS per
 # harness: SIPFuzz (SIP messages), DigestFuzz (auth headers, nonces), ConfigFuzz (cw-aio.conf, --set),
-# RoutingFuzz (enum.json, bgcf.json, NAPTR regex, dialled numbers). Seeds: Tests/FuzzCorpus/<name>/.
+# RoutingFuzz (enum.json, bgcf.json, NAPTR regex, dialled numbers), CSVFuzz (`subscriber import` CSV,
+# identity syntax). Seeds: Tests/FuzzCorpus/<name>/.
 FUZZ_FLAGS := -c debug --scratch-path .build-fuzz --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address
 # $(1) product, $(2) corpus name, $(3) -max_len, $(4) artifact prefix (crash-*, leak-*, timeout-* files)
 define fuzz_run
@@ -63,10 +64,12 @@ fuzz:
 	$(SWIFT) build $(FUZZ_FLAGS) --product DigestFuzz
 	$(SWIFT) build $(FUZZ_FLAGS) --product ConfigFuzz
 	$(SWIFT) build $(FUZZ_FLAGS) --product RoutingFuzz
+	$(SWIFT) build $(FUZZ_FLAGS) --product CSVFuzz
 	$(call fuzz_run,SIPFuzz,sip,8192,.build-fuzz/)
 	$(call fuzz_run,DigestFuzz,digest,4096,.build-fuzz/DigestFuzz-)
 	$(call fuzz_run,ConfigFuzz,config,4096,.build-fuzz/ConfigFuzz-)
 	$(call fuzz_run,RoutingFuzz,routing,4096,.build-fuzz/RoutingFuzz-)
+	$(call fuzz_run,CSVFuzz,csv,8192,.build-fuzz/CSVFuzz-)
 
 # cw-aio vs the Kamailio reference (../shared/peers/kamailio) under the same sipp load, ~6 min.
 # Knobs: REG_RATES, CALL_RATES, REG_SECS, CALL_SECS, ... (see Tests/Bench/bench.sh), e.g.

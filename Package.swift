@@ -28,7 +28,9 @@ let package = Package(
         // Subscriber data shapes shared by the HSS cache and the CSCFs.
         .target(name: "IMSModel", dependencies: ["SIPCore"]),
         // The one SQLite database (GRDB): subscribers, numbers, registrations. All SQL lives here.
-        .target(name: "IMSStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "IMSStore", dependencies: ["ProvisioningCSV", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Identity syntax and the bulk-provisioning CSV parser: pure, no GRDB (the CSVFuzz target).
+        .target(name: "ProvisioningCSV"),
         // The HSS cache's Homestead-compatible REST interface (/impi/.../av, /impu/.../reg-data).
         .target(name: "HSSAPI", dependencies: [.product(name: "Hummingbird", package: "hummingbird")]),
         // The HSS cache: subscriber data in memory for the CSCFs.
@@ -86,12 +88,13 @@ let package = Package(
         .executableTarget(name: "DigestFuzz", dependencies: ["DigestAuth"]),
         .executableTarget(name: "ConfigFuzz", dependencies: ["AutoConfig"]),
         .executableTarget(name: "RoutingFuzz", dependencies: ["BGCF", "SIPCore"]),
+        .executableTarget(name: "CSVFuzz", dependencies: ["ProvisioningCSV"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore"], exclude: ["rfc4475"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
         .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
         .testTarget(name: "SCSCFTests", dependencies: ["SCSCF", "SIPCore"]),
         .testTarget(name: "DigestAuthTests", dependencies: ["DigestAuth"]),
-        .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore"]),
+        .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore", "ProvisioningCSV"]),
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),
         .testTarget(name: "BGCFTests", dependencies: ["BGCF", "SIPCore"]),
         .testTarget(name: "LoadControlTests", dependencies: ["LoadControl"]),

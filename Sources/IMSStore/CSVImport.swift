@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ProvisioningCSV
 
 extension IMSStore {
     /// Caller-supplied digest HA1 computation: `(impi, realm, password) -> lower-case hex HA1s`.
@@ -90,7 +91,8 @@ extension IMSStore {
     }
 }
 
-/// Parsing and validation of the bulk CSV; nothing here touches the database.
+/// The bulk CSV's parsing and validation live in ProvisioningCSV (no database, fuzzed by CSVFuzz);
+/// this adapts them to ``StoreError`` and carries the HA1s computed before the transaction.
 enum CSVImport {
     struct Subscriber: Sendable {
         var impi: String
@@ -105,146 +107,24 @@ enum CSVImport {
         var userSHA256: String?
     }
 
+    typealias FieldError = SubscriberCSV.FieldError
+
     /// Parses and validates the whole file; returns the subscribers in file order.
     static func plan(data: Data, name: String, homeDomain: String) throws(StoreError) -> [Subscriber] {
-        var bytes = [UInt8](data)
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw .importFailed(location: name, reason: "the file is not UTF-8 text")
+        let parsed: [SubscriberCSV.Subscriber]
+        do {
+            parsed = try SubscriberCSV.plan([UInt8](data), name: name, homeDomain: homeDomain)
+        } catch {
+            throw .importFailed(location: error.location, reason: error.reason)
         }
-
-        // Roughly one row per 60 bytes: reserve so the tables do not rehash while growing.
-        let expectedRows = bytes.count / 60 + 16
-        var subscribers: [Subscriber] = []
-        subscribers.reserveCapacity(expectedRows)
-        var subscriberIndex: [String: Int] = Dictionary(minimumCapacity: expectedRows)
-        var publicIdentityLine: [String: Int] = Dictionary(minimumCapacity: expectedRows)
-        var sawData = false
-        var lineNumber = 0
-        var lineStart = 0
-        while lineStart < bytes.count {
-            lineNumber += 1
-            var lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-            let next = lineEnd + 1
-            if lineEnd > lineStart, bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-            defer { lineStart = next }
-            let line = bytes[lineStart..<lineEnd]
-
-            guard let firstNonBlank = line.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { continue }
-            if line[firstNonBlank] == UInt8(ascii: "#") { continue }
-
-            let location = "\(name):\(lineNumber)"
-            let fields: [String]
-            do throws(FieldError) {
-                fields = try splitFields(line)
-            } catch {
-                throw .importFailed(location: location, reason: error.reason)
-            }
-            if !sawData {
-                sawData = true
-                let first = fields[0].lowercased()
-                if !first.hasPrefix("sip:"), !first.hasPrefix("sips:"), !first.hasPrefix("tel:"),
-                   first.contains("public") {
-                    continue  // header line
-                }
-            }
-            guard fields.count == 4 else {
-                throw .importFailed(location: location, reason:
-                    "expected 4 fields (public id, private id, realm, password), found \(fields.count)")
-            }
-            guard let impu = Validate.publicIdentity(fields[0]) else {
-                throw .importFailed(location: location, reason: "public id \"\(fields[0])\" is not a SIP URI")
-            }
-            let impi = fields[1]
-            if let problem = Validate.identityProblem(impi, what: "private id") {
-                throw .importFailed(location: location, reason: problem)
-            }
-            let realm = fields[2].isEmpty ? homeDomain : fields[2]
-            if let problem = Validate.identityProblem(realm, what: "realm") {
-                throw .importFailed(location: location, reason: problem)
-            }
-            let password = fields[3]
-            guard !password.isEmpty else {
-                throw .importFailed(location: location, reason: "the password for \(impi) is empty")
-            }
-            if let first = publicIdentityLine[impu] {
-                throw .importFailed(location: location, reason: "public id \(impu) is also on line \(first)")
-            }
-            publicIdentityLine[impu] = lineNumber
-
-            if let index = subscriberIndex[impi] {
-                let existing = subscribers[index]
-                guard existing.realm == realm, existing.password == password else {
-                    throw .importFailed(location: location, reason:
-                        "private id \(impi) has a different realm or password on line \(existing.line)")
-                }
-                subscribers[index].publicIdentities.append((impu, lineNumber))
-            } else {
-                subscriberIndex[impi] = subscribers.count
-                subscribers.append(Subscriber(impi: impi, realm: realm, password: password, line: lineNumber,
-                                              publicIdentities: [(impu, lineNumber)]))
-            }
+        return parsed.map {
+            Subscriber(impi: $0.impi, realm: $0.realm, password: $0.password, line: $0.line,
+                       publicIdentities: $0.publicIdentities.map { ($0.impu, $0.line) })
         }
-        if subscribers.isEmpty {
-            throw .importFailed(location: name, reason: "no subscriber rows (expected lines of public id,private id,realm,password)")
-        }
-        return subscribers
     }
 
-    struct FieldError: Error {
-        var reason: String
-    }
-
-    /// Splits one line into fields: `,`-separated, whitespace around fields trimmed, a field may be
-    /// double-quoted (`""` inside for `"`; commas allowed inside quotes).
+    /// See ``SubscriberCSV/splitFields(_:)``.
     static func splitFields(_ line: ArraySlice<UInt8>) throws(FieldError) -> [String] {
-        let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")
-        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
-        var fields: [String] = []
-        var index = line.startIndex
-        let end = line.endIndex
-        while true {
-            while index < end, isBlank(line[index]) { index += 1 }
-            if index < end, line[index] == quote {
-                index += 1
-                var value: [UInt8] = []
-                while true {
-                    guard index < end else {
-                        throw FieldError(reason: "field \(fields.count + 1) has an unterminated quote")
-                    }
-                    if line[index] == quote {
-                        if index + 1 < end, line[index + 1] == quote {
-                            value.append(quote)
-                            index += 2
-                            continue
-                        }
-                        index += 1
-                        break
-                    }
-                    value.append(line[index])
-                    index += 1
-                }
-                while index < end, isBlank(line[index]) { index += 1 }
-                if index < end, line[index] != comma {
-                    throw FieldError(reason: "field \(fields.count + 1) has text after its closing quote")
-                }
-                fields.append(String(decoding: value, as: UTF8.self))
-            } else {
-                let stop = line[index...].firstIndex(of: comma) ?? end
-                var last = stop
-                while last > index, isBlank(line[last - 1]) { last -= 1 }
-                let raw = line[index..<last]
-                if raw.contains(quote) {
-                    throw FieldError(reason: "field \(fields.count + 1) has a quote inside an unquoted value")
-                }
-                fields.append(String(decoding: raw, as: UTF8.self))
-                index = stop
-            }
-            if index < end, line[index] == comma {
-                index += 1
-                continue
-            }
-            return fields
-        }
+        try SubscriberCSV.splitFields(line)
     }
 }

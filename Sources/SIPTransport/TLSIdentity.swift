@@ -76,12 +76,27 @@ public enum TLSIdentity {
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
     }
 
-    /// A server TLS context from PEM files. TLS 1.2 minimum (RFC 8996 deprecates 1.0/1.1).
+    /// The TLS 1.2 cipher suites the server accepts: ephemeral ECDH key exchange (forward secrecy) and
+    /// AEAD ciphers only, for ECDSA certificates (the generated one) and RSA ones (configured). No CBC,
+    /// no static-RSA key exchange, no 3DES, RC4, NULL or export suites (RFC 9325 §4.2). TLS 1.3 suites
+    /// are BoringSSL's fixed AEAD set.
+    public static let tls12CipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
+
+    /// A server TLS context from PEM files. TLS 1.2 minimum (RFC 8996 deprecates 1.0/1.1), TLS 1.2
+    /// restricted to ``tls12CipherSuites``.
     public static func serverContext(_ paths: Paths) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(paths.certificate).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: paths.privateKey, format: .pem)
         var config = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         config.minimumTLSVersion = .tlsv12
+        config.cipherSuiteValues = tls12CipherSuites
         return try NIOSSLContext(configuration: config)
     }
 
