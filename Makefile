@@ -5,7 +5,7 @@ ARGS       ?=
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT        := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 BUILD_DEPS := libsqlite3-dev libssl-dev
-TEST_DEPS  := sip-tester sipsak iproute2 sqlite3
+TEST_DEPS  := sip-tester sipsak iproute2 sqlite3 openssl
 FUZZ_SECS  ?= 60
 
 .PHONY: all build release run test unit interop fuzz deps test-deps clean bench
