@@ -403,10 +403,11 @@ def test_registrations_wait_while_another_process_holds_the_database(tmp_path):
                 assert header(r, "Retry-After"), r
         check_bindings_in_db(db, {n for n, code in answers.items() if code == 200})
 
-        # 2. The lock is released while the REGISTERs wait: they are answered 200 and are on disk.
+        # 2. The server starts while the lock is held; the lock is released while the REGISTERs wait:
+        #    they are answered 200 and are on disk.
         os.replace(s.log_path, s.log_path + ".1")
-        s.start()
         holder.execute("BEGIN IMMEDIATE")
+        s.start()
         second = {}
         threads = registering(s, range(REG_BASE + 10, REG_BASE + 20), second)
         assert wait_until(lambda: "could not save registrations" in s.read_log(), 60)
