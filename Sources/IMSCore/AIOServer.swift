@@ -78,7 +78,14 @@ public final class AIOServer: Sendable {
         do {
             store = try await IMSStore.open(dataDirectory: config.dataDir,
                                             numberPool: NumberPoolRange(start: config.numberPoolStart, count: config.numberPoolSize))
-            _ = try await store.deleteExpiredBindings(now: RegistrationService.wallClock())
+            do {
+                _ = try await store.deleteExpiredBindings(now: RegistrationService.wallClock())
+            } catch {
+                // A long `subscriber import` holds the write lock: start anyway (expired bindings are
+                // not restored, and the rows go at the next start).
+                guard error == .busy else { throw error }
+                logger.notice("database busy: expired registrations not purged at start-up")
+            }
             // The store's records die here; only the cache's compact shapes are kept.
             (feedSeq, directory) = try await SubscriberData.loadDirectory(store, homeDomain: config.homeDomain)
             storedBindings = try await store.loadBindings()

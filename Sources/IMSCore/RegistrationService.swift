@@ -107,13 +107,23 @@ final class RegistrationService: @unchecked Sendable {
             bindingsChanged(change, now: now)
             if let journal {
                 let final = response
-                journal.record(change) { [self] in
+                let answered = request
+                journal.record(change) { [self] durable in
                     let took = ContinuousClock.now - started
                     metrics.registerDuration.record(took)
                     // REGISTER completion includes the database commit: a second overload signal.
                     stack.load.record(latency: Double(took.components.attoseconds) / 1e18 + Double(took.components.seconds),
                                       now: SIPStack.seconds(NIODeadline.now()))
-                    stack.respond(id, final)
+                    if durable {
+                        stack.respond(id, final)
+                    } else {
+                        // Never a 200 for a binding that is not on disk: the client retries later (the
+                        // change stays queued and is written once the database accepts it).
+                        var unavailable = stack.element.reply(answered, 503, reason: "Service Unavailable")
+                        unavailable.headers.add("Retry-After", "5")
+                        unavailable.headers.add("Server", SIPElement.serverName)
+                        stack.respond(id, unavailable)
+                    }
                 }
             } else {
                 stack.respond(id, response)
