@@ -141,7 +141,7 @@ public final class AIOServer: Sendable {
         MemoryTrim.release()   // the snapshot's records are gone; give their pages back
         // Bursts leave thousands of finished transactions to expire together (Timer J, 32 s); without
         // this their pages stay resident for good. Runs off the SIP loop.
-        let trimLoop = group.any() === sipLoop ? group.next() : group.any()
+        let trimLoop = group.makeIterator().first { $0 !== sipLoop } ?? sipLoop
         trimTask.withLockedValue {
             $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in MemoryTrim.release() }
         }

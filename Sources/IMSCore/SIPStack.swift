@@ -44,9 +44,10 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     }
 
     func start() -> EventLoopFuture<Void> {
-        // Two overload signals, sampled every 20 ms on the loop itself: how late the tick runs (messages
-        // waiting behind others) and how much of the interval the loop thread spent on the CPU (UDP
-        // excess is dropped by the kernel before the loop sees it, so lag alone under-reports).
+        // Three overload signals, sampled every 20 ms on the loop itself: how late the tick runs
+        // (messages waiting behind others), how much of the interval the loop thread spent on the CPU,
+        // and the UDP receive queue (excess waits or is dropped in the kernel before the loop sees it,
+        // so lag alone under-reports).
         lagExpected = NIODeadline.now() + .milliseconds(20)
         cpuSample = (NIODeadline.now(), ThreadCPUClock.now())
         lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
@@ -65,7 +66,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
                 let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
                 udpDrops = drops
                 load.record(queueFill: capacity > 0 ? Double(queued) / Double(capacity) : 0, drops: newDrops,
-                            now: Self.seconds(NIODeadline.now()))
+                            now: Self.seconds(now))
             }
             if load.rate < rateBefore * 0.8 || (load.rate > rateBefore * 1.5 && load.rate > 1000) {
                 logger.notice("overload control: admitting \(Int(load.rate)) initial requests/s (was \(Int(rateBefore)))",
@@ -83,11 +84,11 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
 
     /// Initial requests are what admission control may refuse; in-dialog requests, ACK, CANCEL and
     /// REGISTERs carrying credentials (refreshes, second legs of a challenge) are never starved.
-    static func isAdmissionControlled(method: SIPMethod, hasToTag: Bool, hasCredentials: Bool) -> Bool {
-        switch method {
+    static func isAdmissionControlled(_ glance: RequestGlance) -> Bool {
+        switch glance.method {
         case .ack, .cancel, .bye, .prack, .update, .info, .notify: return false
-        case .register: return !hasCredentials
-        default: return !hasToTag
+        case .register: return !glance.hasCredentials
+        default: return !glance.hasToTag
         }
     }
 
@@ -108,8 +109,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     }
 
     func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
-        guard Self.isAdmissionControlled(method: glance.method, hasToTag: glance.hasToTag,
-                                         hasCredentials: glance.hasCredentials) else { return nil }
+        guard Self.isAdmissionControlled(glance) else { return nil }
         // Retransmissions of requests already admitted belong to their transaction.
         if let branch = glance.branch, branch.hasPrefix("z9hG4bK"),
            transactions.hasServerTransaction(.rfc3261(branch: branch, sentBy: glance.sentBy, method: glance.method)) {
@@ -155,7 +155,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("bindings", registrations?.scscf.registrar.bindingCount ?? 0),
          ("reg_event_subscriptions", registrations?.regEvents.count ?? 0),
          ("open_connections", transport.openConnectionCount),
-         // Overload controller: admitted initial requests/s, and its two signals.
+         // Overload controller: admitted initial requests/s, and its three signals.
          ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),

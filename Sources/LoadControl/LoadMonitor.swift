@@ -5,8 +5,8 @@
 /// Retry-After, so overload never becomes a growing queue. Sans-IO: the caller passes time in.
 public struct LoadMonitor: Sendable {
     public struct Settings: Sendable {
-        /// Latency the element aims to keep (event-loop lag and REGISTER completion time). The initial
-        /// rate is deliberately above what one box can do: only measured latency brings it down.
+        /// Event-loop lag the element aims to keep. The initial rate is deliberately above what one box
+        /// can do: only the measured signals bring it down.
         public var targetLatency: Double
         /// Fraction of one core the SIP thread may use (0...1) before the rate is cut.
         public var targetUtilisation: Double
@@ -46,7 +46,6 @@ public struct LoadMonitor: Sendable {
     private var tokens: Double
     private var lastRefill: Double?
     private var samples = 0
-    private var maxSample = 0.0
     private var rejectedSinceAdjust = 0
     private var admittedSinceAdjust = 0
     private var lastAdjust: Double?
@@ -80,7 +79,6 @@ public struct LoadMonitor: Sendable {
         // Exponentially weighted, reacting faster upward than downward.
         let alpha = latency > smoothedLatency ? 0.3 : 0.1
         smoothedLatency += alpha * (latency - smoothedLatency)
-        maxSample = max(maxSample, latency)
         samples += 1
         adjustIfDue(now: now)
     }
@@ -132,17 +130,17 @@ public struct LoadMonitor: Sendable {
             let excess = min(1, (smoothedLatency - target) / target)
             rate = max(settings.minRate, rate * (1 - 0.3 * excess))
         } else if smoothedUtilisation > cpuTarget || smoothedQueueFill > settings.targetQueueFill || dropsSinceAdjust > 50 {
-            // The thread is saturated: what it admitted in this window was already too much. Step down
-            // from that (at most 15 % per window: the signal lags while the socket backlog drains).
+            // Saturated (CPU) or falling behind (socket queue, drops): what was admitted in this window
+            // was already too much, so step down from it by 5-15 %, deeper the hotter the thread. The
+            // rate itself loses at most 30 % per window: a drowning loop admits little, which must not
+            // collapse the rate.
             let step = min(0.95, max(0.85, cpuTarget / max(smoothedUtilisation, 0.01) - 0.02))
-            // Lose at most 30 % per window: a drowning loop admits little, which must not collapse it.
             let cut = max(rate * 0.7, min(rate, admittedRate) * step)
             rate = max(settings.minRate, cut)
         } else if smoothedLatency < target * 0.8 && smoothedUtilisation < cpuTarget - 0.04
                     && smoothedQueueFill < settings.targetQueueFill / 4 && rejectedSinceAdjust > 0 {
-            // Room below both targets and demand we refused: step up (multiplicative while far below).
-            // Far below every target (the loop mostly idle, nothing queued): recover fast, since a
-            // collapse of the rate during a flood must not outlast the flood by long.
+            // Room below every target and demand we refused: step up, fast when the loop is mostly idle
+            // and nothing is queued, since a rate cut during a flood must not outlast the flood by long.
             let idle = smoothedUtilisation < cpuTarget * 0.7 && smoothedQueueFill < settings.targetQueueFill / 10
             let cap = idle ? 1.6 : 1.25
             let room = smoothedUtilisation > 0 ? min(cap, cpuTarget / smoothedUtilisation) : cap
@@ -151,7 +149,6 @@ public struct LoadMonitor: Sendable {
         tokens = min(tokens, rate * settings.burstSeconds + 1)
         samples = 0
         dropsSinceAdjust = 0
-        maxSample = 0
         rejectedSinceAdjust = 0
         admittedSinceAdjust = 0
         lastAdjust = now

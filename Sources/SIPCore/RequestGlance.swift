@@ -29,7 +29,7 @@ public struct RequestGlance: Sendable {
         var i = 0
         while i < n, bytes[i] == 0x0D || bytes[i] == 0x0A { i += 1 }   // RFC 3261 §7.5 leading CRLFs
         let methodStart = i
-        while i < n, bytes[i] != 0x20 { guard Self.isToken(bytes[i]) else { return nil }; i += 1 }
+        while i < n, bytes[i] != 0x20 { guard SIPGrammar.token.contains(bytes[i]) else { return nil }; i += 1 }
         guard i < n, i > methodStart else { return nil }
         let methodText = String(decoding: bytes[methodStart..<i], as: UTF8.self)
         if methodText == "SIP/2.0" { return nil }   // a response
@@ -40,12 +40,12 @@ public struct RequestGlance: Sendable {
         while true {
             guard let end = Self.lineEnd(bytes, from: i) else { return nil }
             if end.contentEnd == i { break }   // the empty line ending the headers
-            if bytes[i] == 0x20 || bytes[i] == 0x09 { return nil }   // folded: leave it to the parser
+            if SIPGrammar.isWSP(bytes[i]) { return nil }   // folded: leave it to the parser
             var c = i
             while c < end.contentEnd, bytes[c] != 0x3A { c += 1 }
             guard c < end.contentEnd else { return nil }
             var nameEnd = c
-            while nameEnd > i, bytes[nameEnd - 1] == 0x20 || bytes[nameEnd - 1] == 0x09 { nameEnd -= 1 }
+            while nameEnd > i, SIPGrammar.isWSP(bytes[nameEnd - 1]) { nameEnd -= 1 }
             let line = i..<end.contentEnd
             switch Self.name(bytes, i..<nameEnd) {
             case .via: via.append(line)
@@ -127,7 +127,6 @@ public struct RequestGlance: Sendable {
         var i = line.lowerBound
         while i < line.upperBound, b[i] != 0x3A { i += 1 }
         var inQuotes = false, inAngle = false
-        let tag: [UInt8] = Array("tag".utf8)
         while i < line.upperBound {
             let c = b[i]
             if inQuotes {
@@ -135,14 +134,8 @@ public struct RequestGlance: Sendable {
             } else if c == 0x22 { inQuotes = true
             } else if c == 0x3C { inAngle = true
             } else if c == 0x3E { inAngle = false
-            } else if c == 0x3B, !inAngle {
-                var k = i + 1
-                while k < line.upperBound, b[k] == 0x20 || b[k] == 0x09 { k += 1 }
-                if k + 3 <= line.upperBound, (0..<3).allSatisfy({ b[k + $0] | 0x20 == tag[$0] }) {
-                    var e = k + 3
-                    while e < line.upperBound, b[e] == 0x20 || b[e] == 0x09 { e += 1 }
-                    if e < line.upperBound, b[e] == 0x3D { return true }
-                }
+            } else if c == 0x3B, !inAngle, valueStart(of: "tag", in: b, after: i, end: line.upperBound) != nil {
+                return true
             }
             i += 1
         }
@@ -151,40 +144,48 @@ public struct RequestGlance: Sendable {
 
     /// sent-by and branch of the first Via value: `Via: SIP/2.0/UDP host:port;branch=z9hG4bK...`.
     private static func topVia(_ b: [UInt8], _ line: Range<Int>) -> (sentBy: String, branch: String?)? {
+        let end = line.upperBound
         var i = line.lowerBound
-        while i < line.upperBound, b[i] != 0x3A { i += 1 }
+        while i < end, b[i] != 0x3A { i += 1 }
         i += 1
         // Skip "SIP / 2.0 / UDP" (three slash-separated tokens, LWS allowed around the slashes).
         var slashes = 0
-        while i < line.upperBound, slashes < 2 { if b[i] == 0x2F { slashes += 1 }; i += 1 }
-        while i < line.upperBound, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
-        while i < line.upperBound, isToken(b[i]) { i += 1 }          // transport
-        while i < line.upperBound, b[i] == 0x20 || b[i] == 0x09 { i += 1 }
+        while i < end, slashes < 2 { if b[i] == 0x2F { slashes += 1 }; i += 1 }
+        i = skipWSP(b, from: i, end: end)
+        while i < end, SIPGrammar.token.contains(b[i]) { i += 1 }          // transport
+        i = skipWSP(b, from: i, end: end)
         let hostStart = i
-        while i < line.upperBound, b[i] != 0x3B, b[i] != 0x2C, b[i] != 0x20, b[i] != 0x09 { i += 1 }
+        while i < end, b[i] != 0x3B, b[i] != 0x2C, !SIPGrammar.isWSP(b[i]) { i += 1 }
         guard i > hostStart, slashes == 2 else { return nil }
         let sentBy = String(decoding: b[hostStart..<i].map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
         var branch: String?
-        let key: [UInt8] = Array("branch".utf8)
-        while i < line.upperBound, b[i] != 0x2C {
-            if b[i] == 0x3B {
-                var k = i + 1
-                while k < line.upperBound, b[k] == 0x20 || b[k] == 0x09 { k += 1 }
-                if k + 6 <= line.upperBound, (0..<6).allSatisfy({ b[k + $0] | 0x20 == key[$0] }) {
-                    var e = k + 6
-                    while e < line.upperBound, b[e] == 0x20 || b[e] == 0x09 { e += 1 }
-                    if e < line.upperBound, b[e] == 0x3D {
-                        e += 1
-                        while e < line.upperBound, b[e] == 0x20 || b[e] == 0x09 { e += 1 }
-                        let s = e
-                        while e < line.upperBound, isToken(b[e]) { e += 1 }
-                        branch = String(decoding: b[s..<e], as: UTF8.self)
-                    }
-                }
+        while i < end, b[i] != 0x2C {
+            if b[i] == 0x3B, let s = valueStart(of: "branch", in: b, after: i, end: end) {
+                var e = s
+                while e < end, SIPGrammar.token.contains(b[e]) { e += 1 }
+                branch = String(decoding: b[s..<e], as: UTF8.self)
             }
             i += 1
         }
         return (sentBy, branch)
+    }
+
+    /// Where the value of parameter `name` starts, when the `;` at `semicolon` opens it
+    /// (`; NAME = value`, name case-insensitive, LWS allowed around `=`); nil for another parameter.
+    private static func valueStart(of name: StaticString, in b: [UInt8], after semicolon: Int, end: Int) -> Int? {
+        let k = skipWSP(b, from: semicolon + 1, end: end)
+        let n = name.utf8CodeUnitCount
+        guard k + n <= end else { return nil }
+        for j in 0..<n where b[k + j] | 0x20 != name.utf8Start[j] { return nil }
+        let e = skipWSP(b, from: k + n, end: end)
+        guard e < end, b[e] == 0x3D else { return nil }
+        return skipWSP(b, from: e + 1, end: end)
+    }
+
+    private static func skipWSP(_ b: [UInt8], from i: Int, end: Int) -> Int {
+        var i = i
+        while i < end, SIPGrammar.isWSP(b[i]) { i += 1 }
+        return i
     }
 
     /// End of the line starting at `i`: where its content stops and where the next line starts.
@@ -195,16 +196,5 @@ public struct RequestGlance: Sendable {
             k += 1
         }
         return nil
-    }
-
-    /// RFC 3261 §25.1 token characters.
-    private static func isToken(_ c: UInt8) -> Bool {
-        switch c {
-        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39: return true
-        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
-             UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"):
-            return true
-        default: return false
-        }
     }
 }

@@ -182,9 +182,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
         if admissionControl, let glance = RequestGlance(bytes),
            let refusal = delegate?.transport(self, refuse: glance, from: source) {
             // Refused before parsing: the answer costs a fraction of what serving would.
-            var buffer = ByteBufferAllocator().buffer(capacity: refusal.count)
-            buffer.writeBytes(refusal)
-            send(buffer, to: source)
+            send(refusal, to: source)
             return
         }
         do {
@@ -224,8 +222,12 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     /// Sends a message to an endpoint, reusing an open flow to it when there is one (connection reuse).
     public func send(_ message: SIPMessage, to endpoint: SIPEndpoint) {
-        var buffer = ByteBufferAllocator().buffer(capacity: 1024)
-        buffer.writeBytes(message.serialized())
+        send(message.serialized(), to: endpoint)
+    }
+
+    public func send(_ bytes: [UInt8], to endpoint: SIPEndpoint) {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
         send(buffer, to: endpoint)
     }
 
