@@ -26,7 +26,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     var load: LoadMonitor
     private var lagProbe: RepeatedTask?
     private var lagExpected = NIODeadline.now()
-    private var cpuSample: (wall: NIODeadline, cpu: UInt64?) = (NIODeadline.now(), nil)
+    private var cpuSample: (wall: NIODeadline, cpu: UInt64?, refusing: UInt64) = (NIODeadline.now(), nil, 0)
+    private var readBatches = (0, 0)
     private var udpDrops: UInt32?
     private var timerDeadline: SIPTime?
 
@@ -44,35 +45,40 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     }
 
     func start() -> EventLoopFuture<Void> {
-        // Three overload signals, sampled every 20 ms on the loop itself: how late the tick runs
-        // (messages waiting behind others), how much of the interval the loop thread spent on the CPU,
-        // and the UDP receive queue (excess waits or is dropped in the kernel before the loop sees it,
-        // so lag alone under-reports).
+        // Overload signals, sampled every 20 ms on the loop itself: how late the tick runs (messages
+        // waiting behind others), how much of the interval the loop thread spent on the CPU and how
+        // much of that refusing, and the UDP socket (read batches coming back full = datagrams waiting
+        // in the kernel, where lag alone never sees them; kernel drops).
         lagExpected = NIODeadline.now() + .milliseconds(20)
-        cpuSample = (NIODeadline.now(), ThreadCPUClock.now())
+        cpuSample = (NIODeadline.now(), ThreadCPUClock.now(), 0)
         lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
             let now = NIODeadline.now()
             let rateBefore = load.rate
             let lag = now > lagExpected ? Double((now - lagExpected).nanoseconds) / 1e9 : 0
             load.record(latency: lag, now: Self.seconds(now))
             let cpu = ThreadCPUClock.now()
+            let refusing = transport.refusalNanoseconds
             let wall = Double((now - cpuSample.wall).nanoseconds)
             if wall > 0, let cpu, let before = cpuSample.cpu {
-                load.record(utilisation: Double(cpu - before) / wall, now: Self.seconds(now))
+                load.record(utilisation: Double(cpu - before) / wall, refusing: Double(refusing &- cpuSample.refusing) / wall,
+                            now: Self.seconds(now))
             }
-            cpuSample = (now, cpu)
+            cpuSample = (now, cpu, refusing)
             lagExpected = now + .milliseconds(20)
-            transport.udpReceiveQueue { [self] queued, capacity, drops in
+            let batches = (transport.udpReadBatches, transport.udpFullReadBatches)
+            let newBatches = batches.0 - readBatches.0
+            let backlog = newBatches > 0 ? Double(batches.1 - readBatches.1) / Double(newBatches) : 0
+            readBatches = batches
+            transport.udpReceiveQueue { [self] _, _, drops in
                 let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
                 udpDrops = drops
-                load.record(queueFill: capacity > 0 ? Double(queued) / Double(capacity) : 0, drops: newDrops,
-                            now: Self.seconds(now))
+                load.record(backlog: backlog, drops: newDrops, now: Self.seconds(now))
             }
             if load.rate < rateBefore * 0.8 || (load.rate > rateBefore * 1.5 && load.rate > 1000) {
                 logger.notice("overload control: admitting \(Int(load.rate)) initial requests/s (was \(Int(rateBefore)))",
                               metadata: ["sip_loop_cpu_percent": "\(Int(load.smoothedUtilisation * 100))",
                                          "sip_loop_lag_ms": "\(Int(load.smoothedLatency * 1000))",
-                                         "udp_queue_fill_percent": "\(Int(load.smoothedQueueFill * 100))",
+                                         "udp_backlog_percent": "\(Int(load.smoothedBacklog * 100))",
                                          "rejected_total": "\(load.rejected)"])
             }
         }
@@ -159,7 +165,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),
-         ("udp_queue_fill_percent", Int((load.smoothedQueueFill * 100).rounded())),
+         ("udp_backlog_percent", Int((load.smoothedBacklog * 100).rounded())),
          ("udp_receive_drops", Int(udpDrops ?? 0))]
     }
 

@@ -10,6 +10,7 @@ final class SIPDatagramHandler: ChannelInboundHandler {
     init(transport: SIPTransportLayer) { self.transport = transport }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        transport.udpDatagramRead()
         let envelope = unwrapInboundIn(data)
         let view = envelope.data.readableBytesView
         // CRLF keep-alives over UDP carry no message; silently absorbed.
@@ -25,8 +26,15 @@ final class SIPDatagramHandler: ChannelInboundHandler {
         transport.deliver(Array(view), from: SIPEndpoint(transport: .udp, address: envelope.remoteAddress))
     }
 
+    /// The end of one read batch (up to `maxMessagesPerRead` datagrams): what it produced goes out now.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        transport.endUDPBatch()
+        context.fireChannelReadComplete()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // ICMP errors on an unconnected UDP socket must not close the listener.
+        transport.endUDPBatch()
         transport.logger.debug("udp error: \(error)")
     }
 }

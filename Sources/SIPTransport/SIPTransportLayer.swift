@@ -58,6 +58,19 @@ public final class SIPTransportLayer: @unchecked Sendable {
     let logger: Logger
 
     private var udpChannel: Channel?
+    /// Open while the UDP handler delivers one read batch: datagrams written meanwhile go out together
+    /// when the batch ends (one sendmmsg instead of a sendmsg each; the answers to a batch wait for
+    /// at most the batch itself).
+    private var udpBatchOpen = false
+    private var udpFlushPending = false
+    private var udpBatchSize = 0
+    /// UDP read batches so far, and those that came back full (the socket held more than one batch
+    /// takes: the loop is behind). An exact backlog signal, where the socket's memory figure is not
+    /// (the kernel releases UDP receive memory lazily, up to a quarter of the buffer late).
+    public private(set) var udpReadBatches = 0
+    public private(set) var udpFullReadBatches = 0
+    /// Time spent refusing requests before parsing (admission control), nanoseconds so far.
+    public private(set) var refusalNanoseconds: UInt64 = 0
     private var listeners: [Channel] = []
     private var connections: [Int: Channel] = [:]
     private var flows: [FlowKey: Int] = [:]
@@ -82,14 +95,21 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     // MARK: start and stop
 
+    static let udpVectorRead = 16
+    static let udpReadsPerBatch = 2
+
     public func start() -> EventLoopFuture<Void> {
         var futures: [EventLoopFuture<Void>] = []
         if let port = settings.udpPort {
             // No SO_REUSEADDR on UDP: it would let another local process bind the same port and steal traffic.
             let bootstrap = DatagramBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: max(settings.maxMessageSize, 2048) + 1))
-                .channelOption(.maxMessagesPerRead, value: 32)
+                // recvmmsg: up to 16 datagrams per system call, each slot able to hold the largest
+                // message allowed (+1 byte, so an oversized one is seen as such, not cut to fit).
+                .channelOption(.datagramVectorReadMessageCount, value: Self.udpVectorRead)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
+                    capacity: (max(settings.maxMessageSize, 2048) + 1) * Self.udpVectorRead))
+                .channelOption(.maxMessagesPerRead, value: UInt(Self.udpReadsPerBatch))
                 .channelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(transport: self))
@@ -178,12 +198,33 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     // MARK: inbound (called by the handlers)
 
+    func udpDatagramRead() {
+        udpBatchOpen = true
+        udpBatchSize += 1
+    }
+
+    func endUDPBatch() {
+        udpBatchOpen = false
+        if udpBatchSize > 0 {
+            udpReadBatches += 1
+            if udpBatchSize >= Self.udpVectorRead * Self.udpReadsPerBatch { udpFullReadBatches += 1 }
+            udpBatchSize = 0
+        }
+        if udpFlushPending {
+            udpFlushPending = false
+            udpChannel?.flush()
+        }
+    }
+
     func deliver(_ bytes: [UInt8], from source: SIPEndpoint) {
-        if admissionControl, let glance = RequestGlance(bytes),
-           let refusal = delegate?.transport(self, refuse: glance, from: source) {
-            // Refused before parsing: the answer costs a fraction of what serving would.
-            send(refusal, to: source)
-            return
+        if admissionControl {
+            let started = NIODeadline.now()
+            if let glance = RequestGlance(bytes), let refusal = delegate?.transport(self, refuse: glance, from: source) {
+                // Refused before parsing: the answer costs a fraction of what serving would.
+                send(refusal, to: source)
+                refusalNanoseconds &+= UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
+                return
+            }
         }
         do {
             var message = try SIPParser.parse(bytes, maxMessageSize: settings.maxMessageSize)
@@ -235,7 +276,13 @@ public final class SIPTransportLayer: @unchecked Sendable {
         switch endpoint.transport {
         case .udp:
             guard let channel = udpChannel else { return }
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: endpoint.address, data: buffer), promise: nil)
+            let envelope = AddressedEnvelope(remoteAddress: endpoint.address, data: buffer)
+            if udpBatchOpen {
+                channel.write(envelope, promise: nil)
+                udpFlushPending = true
+            } else {
+                channel.writeAndFlush(envelope, promise: nil)
+            }
         case .tcp, .tls:
             if let id = endpoint.connectionID, let channel = connections[id] {
                 channel.writeAndFlush(buffer, promise: nil)
