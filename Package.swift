@@ -98,6 +98,7 @@ let package = Package(
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),
         .testTarget(name: "BGCFTests", dependencies: ["BGCF", "SIPCore"]),
         .testTarget(name: "LoadControlTests", dependencies: ["LoadControl"]),
+        .testTarget(name: "HSSTests", dependencies: ["HSS", "IMSModel"]),
         .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

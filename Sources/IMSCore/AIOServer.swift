@@ -72,7 +72,7 @@ public final class AIOServer: Sendable {
         let logger = self.logger
         let store: IMSStore
         let feedSeq: Int64
-        let directory: (auth: [AuthInfo], sets: [RegistrationSet])
+        let directory: SubscriberTables
         let storedBindings: [StoredBinding]
         let secret: [UInt8]
         do {
@@ -104,8 +104,7 @@ public final class AIOServer: Sendable {
         let stack = try await sipLoop.submit {
             let stack = SIPStack(eventLoop: self.sipLoop, settings: settings, config: config, logger: logger,
                                  metrics: self.metrics)
-            let hss = HSSCache()
-            hss.replaceAll(auth: directory.auth, sets: directory.sets)
+            let hss = HSSCache(directory)
             let hostPort = "\(config.publicHostForURI):\(config.sipPort)"
             let nonces = try NonceManager(secret: secret)
             let scscf = SCSCFRegistrar(

@@ -73,9 +73,9 @@ final class ProvisioningFeed: Sendable {
                     }
                 }.get()
             } else {
-                let directory = try await SubscriberData.loadDirectory(store, homeDomain: homeDomain).directory
+                let tables = try await SubscriberData.loadDirectory(store, homeDomain: homeDomain).tables
                 try await stack.eventLoop.submit { [stack] in
-                    stack.registrations?.hss.replaceAll(auth: directory.auth, sets: directory.sets)
+                    stack.registrations?.hss.replaceAll(tables)
                     stack.registrations?.dropOrphanedBindings()
                 }.get()
             }

@@ -1,3 +1,4 @@
+import HSS
 import IMSModel
 import IMSStore
 import SCSCF
@@ -5,12 +6,25 @@ import SIPCore
 
 /// Conversions between the store's records and the shapes the CSCFs use.
 enum SubscriberData {
-    /// Every subscriber as the HSS cache holds them, and the change-feed position they reflect. The
-    /// store's records (plaintext passwords, timestamps...) are dropped before this returns.
-    static func loadDirectory(_ store: IMSStore, homeDomain: String) async throws
-        -> (seq: Int64, directory: (auth: [AuthInfo], sets: [RegistrationSet])) {
-        let snapshot = try await store.snapshot()
-        return (snapshot.seq, directory(from: snapshot.subscribers, homeDomain: homeDomain))
+    /// Every subscriber as the HSS cache holds them, and the change-feed position they reflect. Records
+    /// stream from the store into the compact tables one at a time: neither the store's records
+    /// (plaintext passwords, timestamps...) nor 100k `AuthInfo`/`RegistrationSet` values are ever all
+    /// in memory.
+    static func loadDirectory(_ store: IMSStore, homeDomain: String) async throws -> (seq: Int64, tables: SubscriberTables) {
+        // Built once for every set on the default iFC (what `irs.serviceProfileXML(homeDomain:)` would
+        // build per set); the tables intern it.
+        let defaultProfile = DefaultIFC.xml(homeDomain: homeDomain)
+        // A size hint (read apart from the snapshot): one set per IMPI is the common case.
+        let count = try await store.subscriberCount()
+        let (seq, loaded) = try await store.snapshot(into: {
+            var tables = SubscriberTables()
+            tables.reserve(privateIdentities: count, sets: count)
+            return tables
+        }) { tables, record in
+            let (auth, sets) = entry(record, defaultProfile: defaultProfile)
+            tables.add(auth: auth, sets: sets)
+        }
+        return (seq, loaded)
     }
 
     /// Auth records and implicit registration sets (merged across the IMPIs that share them).
@@ -18,31 +32,37 @@ enum SubscriberData {
         var auth: [AuthInfo] = []
         auth.reserveCapacity(records.count)
         var sets: [Int64: RegistrationSet] = [:]
-        sets.reserveCapacity(records.count)
-        // Built once for every set on the default iFC (what `irs.serviceProfileXML(homeDomain:)` would
-        // build per set): no 100k transient copies at start-up. The HSS cache interns profiles anyway.
         let defaultProfile = DefaultIFC.xml(homeDomain: homeDomain)
         for r in records {
-            auth.append(AuthInfo(impi: r.impi, realm: r.realm, ha1MD5: r.ha1MD5, ha1SHA256: r.ha1SHA256,
-                                 userPartHA1MD5: r.userPartHA1MD5, userPartHA1SHA256: r.userPartHA1SHA256))
-            for irs in r.implicitRegistrationSets {
-                if sets[irs.id] != nil {
-                    sets[irs.id]!.privateIdentities.append(r.impi)
-                    continue
+            let (info, own) = entry(r, defaultProfile: defaultProfile)
+            auth.append(info)
+            for set in own {
+                if sets[set.id] != nil {
+                    sets[set.id]!.privateIdentities.append(r.impi)
+                } else {
+                    sets[set.id] = set
                 }
-                var impus: [String] = []
-                var barred: Set<String> = []
-                for p in irs.publicIdentities {
-                    let n = PublicIdentity.normalize(p.uri) ?? p.uri
-                    impus.append(n)
-                    if p.barred { barred.insert(n) }
-                }
-                sets[irs.id] = RegistrationSet(id: irs.id, publicIdentities: impus, barred: barred,
-                                               privateIdentities: [r.impi],
-                                               serviceProfileXML: irs.ifcXML ?? defaultProfile)
             }
         }
         return (auth, Array(sets.values))
+    }
+
+    /// One record's credentials, and its sets with it as their only private identity.
+    static func entry(_ r: SubscriberRecord, defaultProfile: String) -> (auth: AuthInfo, sets: [RegistrationSet]) {
+        let auth = AuthInfo(impi: r.impi, realm: r.realm, ha1MD5: r.ha1MD5, ha1SHA256: r.ha1SHA256,
+                            userPartHA1MD5: r.userPartHA1MD5, userPartHA1SHA256: r.userPartHA1SHA256)
+        let sets = r.implicitRegistrationSets.map { irs in
+            var impus: [String] = []
+            var barred: Set<String> = []
+            for p in irs.publicIdentities {
+                let n = PublicIdentity.normalize(p.uri) ?? p.uri
+                impus.append(n)
+                if p.barred { barred.insert(n) }
+            }
+            return RegistrationSet(id: irs.id, publicIdentities: impus, barred: barred, privateIdentities: [r.impi],
+                                   serviceProfileXML: irs.ifcXML ?? defaultProfile)
+        }
+        return (auth, sets)
     }
 
     static func stored(_ b: Binding, aor: String) -> StoredBinding {

@@ -196,6 +196,22 @@ extension IMSStore {
         }
     }
 
+    /// As ``snapshot()``, but each subscriber is handed to `add` as it is read and dropped after, so a
+    /// cache can be filled without every record (passwords, timestamps...) in memory at once. `start`
+    /// makes the empty accumulator where it is filled (a value built outside and captured would be
+    /// shared, and copied whole at its first change).
+    public func snapshot<Accumulator: Sendable>(
+        into start: @escaping @Sendable () -> Accumulator,
+        _ add: @escaping @Sendable (inout Accumulator, SubscriberRecord) -> Void
+    ) async throws(StoreError) -> (seq: Int64, result: Accumulator) {
+        try await read { db in
+            let seq = try Self.latestChangeSeq(db)
+            var result = start()
+            try Self.forEachRecord(db, .all) { add(&result, $0) }
+            return (seq, result)
+        }
+    }
+
     /// How many private identities are provisioned.
     public func subscriberCount() async throws(StoreError) -> Int {
         try await read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM private_identity") ?? 0 }
@@ -209,9 +225,15 @@ extension IMSStore {
         case page(limit: Int, offset: Int)
     }
 
-    /// Two queries: the private identities, then every (IMPI, set, IMPU) row for them, both in the same
-    /// impi order (SQLite BINARY), merged in one pass.
     static func fetchRecords(_ db: Database, _ selection: Selection) throws -> [SubscriberRecord] {
+        var records: [SubscriberRecord] = []
+        try forEachRecord(db, selection) { records.append($0) }
+        return records
+    }
+
+    /// Two queries read side by side: the private identities, and every (IMPI, set, IMPU) row for
+    /// them, both in the same impi order (SQLite BINARY), merged as they stream, one record at a time.
+    static func forEachRecord(_ db: Database, _ selection: Selection, _ body: (SubscriberRecord) throws -> Void) throws {
         let filter: String
         let arguments: StatementArguments
         switch selection {
@@ -226,20 +248,12 @@ extension IMSStore {
             arguments = [limit, offset]
         }
 
-        var records: [SubscriberRecord] = []
         let identities = try Row.fetchCursor(db, sql: """
             SELECT impi, realm, ha1_md5, ha1_sha256, plaintext_password, created_at, updated_at,
                    ha1_md5_user, ha1_sha256_user
             FROM private_identity \(filter)
             """, arguments: arguments)
-        while let row = try identities.next() {
-            records.append(SubscriberRecord(
-                impi: row[0], realm: row[1], ha1MD5: row[2], ha1SHA256: row[3], plaintextPassword: row[4],
-                implicitRegistrationSets: [], createdAt: row[5], updatedAt: row[6]))
-            records[records.count - 1].userPartHA1MD5 = row[7]
-            records[records.count - 1].userPartHA1SHA256 = row[8]
-        }
-        if records.isEmpty { return records }
+        guard var row = try identities.next() else { return }
 
         let which: String
         switch selection {
@@ -254,22 +268,33 @@ extension IMSStore {
             \(which)
             ORDER BY a.impi, a.irs_id, p.position
             """, arguments: arguments)
-        var index = 0
-        while let row = try members.next() {
-            let impi: String = row[0]
-            while index < records.count, records[index].impi != impi { index += 1 }
-            guard index < records.count else { break }
-            let irsID: Int64 = row[1]
-            let identity = SubscriberRecord.PublicIdentity(uri: row[3], barred: row[4])
-            if let last = records[index].implicitRegistrationSets.indices.last,
-               records[index].implicitRegistrationSets[last].id == irsID {
-                records[index].implicitRegistrationSets[last].publicIdentities.append(identity)
-            } else {
-                records[index].implicitRegistrationSets.append(
-                    .init(id: irsID, publicIdentities: [identity], ifcXML: row[2]))
-            }
+        // The member row read ahead (a cursor's row is only valid until its next step: copied out).
+        typealias Member = (impi: String, irsID: Int64, ifcXML: String?, identity: SubscriberRecord.PublicIdentity)
+        func nextMember() throws -> Member? {
+            guard let m = try members.next() else { return nil }
+            return (m[0], m[1], m[2], SubscriberRecord.PublicIdentity(uri: m[3], barred: m[4]))
         }
-        return records
+        var pending = try nextMember()
+        while true {
+            var record = SubscriberRecord(
+                impi: row[0], realm: row[1], ha1MD5: row[2], ha1SHA256: row[3], plaintextPassword: row[4],
+                implicitRegistrationSets: [], createdAt: row[5], updatedAt: row[6])
+            record.userPartHA1MD5 = row[7]
+            record.userPartHA1SHA256 = row[8]
+            while let member = pending, member.impi == record.impi {
+                if let last = record.implicitRegistrationSets.indices.last,
+                   record.implicitRegistrationSets[last].id == member.irsID {
+                    record.implicitRegistrationSets[last].publicIdentities.append(member.identity)
+                } else {
+                    record.implicitRegistrationSets.append(
+                        .init(id: member.irsID, publicIdentities: [member.identity], ifcXML: member.ifcXML))
+                }
+                pending = try nextMember()
+            }
+            try body(record)
+            guard let next = try identities.next() else { return }
+            row = next
+        }
     }
 
     // MARK: Validation
