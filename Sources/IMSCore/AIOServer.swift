@@ -142,7 +142,12 @@ public final class AIOServer: Sendable {
         // this their pages stay resident for good. Runs off the SIP loop.
         let trimLoop = group.makeIterator().first { $0 !== sipLoop } ?? sipLoop
         trimTask.withLockedValue {
-            $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { _ in MemoryTrim.release() }
+            $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { [logger] _ in
+                let started = NIODeadline.now()
+                MemoryTrim.release()
+                // The trim locks each malloc arena while it works, the SIP thread's included.
+                logger.debug("memory trim took \((NIODeadline.now() - started).nanoseconds / 1_000_000) ms")
+            }
         }
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
         return banner(bound: bound, certificate: tlsContext.paths)

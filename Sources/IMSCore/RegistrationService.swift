@@ -111,8 +111,8 @@ final class RegistrationService: @unchecked Sendable {
                 journal.record(change) { [self] durable in
                     let took = ContinuousClock.now - started
                     metrics.registerDuration.record(took)
-                    // REGISTER completion includes the database commit: a second overload signal.
-                    stack.load.record(latency: Double(took.components.attoseconds) / 1e18 + Double(took.components.seconds),
+                    // REGISTER completion includes the database commit: a slow database is overload too.
+                    stack.load.record(completionLatency: Double(took.components.attoseconds) / 1e18 + Double(took.components.seconds),
                                       now: SIPStack.seconds(NIODeadline.now()))
                     if durable {
                         stack.respond(id, final)

@@ -27,9 +27,9 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private var lagProbe: RepeatedTask?
     private var lagExpected = NIODeadline.now()
     private var cpuSample: (wall: NIODeadline, cpu: UInt64?, refusing: UInt64) = (NIODeadline.now(), nil, 0)
-    private var readBatches = (0, 0)
     private var udpDrops: UInt32?
     private var timerDeadline: SIPTime?
+    private var loggedWindows = 0
 
     init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger, metrics: SIPMetrics) {
         self.eventLoop = eventLoop
@@ -47,8 +47,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     func start() -> EventLoopFuture<Void> {
         // Overload signals, sampled every 20 ms on the loop itself: how late the tick runs (messages
         // waiting behind others), how much of the interval the loop thread spent on the CPU and how
-        // much of that refusing, and the UDP socket (read batches coming back full = datagrams waiting
-        // in the kernel, where lag alone never sees them; kernel drops).
+        // much of that refusing, and the UDP socket (runs of read batches coming back full = datagrams
+        // queueing in the kernel, where lag alone never sees them; kernel drops).
         lagExpected = NIODeadline.now() + .milliseconds(20)
         cpuSample = (NIODeadline.now(), ThreadCPUClock.now(), 0)
         lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
@@ -65,20 +65,21 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             }
             cpuSample = (now, cpu, refusing)
             lagExpected = now + .milliseconds(20)
-            let batches = (transport.udpReadBatches, transport.udpFullReadBatches)
-            let newBatches = batches.0 - readBatches.0
-            let backlog = newBatches > 0 ? Double(batches.1 - readBatches.1) / Double(newBatches) : 0
-            readBatches = batches
+            let backlog = Double(transport.takeBacklogAge(now: now).nanoseconds) / 1e9
             transport.udpReceiveQueue { [self] _, _, drops in
                 let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
                 udpDrops = drops
-                load.record(backlog: backlog, drops: newDrops, now: Self.seconds(now))
+                load.record(backlogAge: backlog, drops: newDrops, now: Self.seconds(now))
             }
+            if load.windows != loggedWindows, let window = load.lastWindow, window.rateAfter != window.rateBefore {
+                logger.debug("overload control: \(window)")
+            }
+            loggedWindows = load.windows
             if load.rate < rateBefore * 0.8 || (load.rate > rateBefore * 1.5 && load.rate > 1000) {
                 logger.notice("overload control: admitting \(Int(load.rate)) initial requests/s (was \(Int(rateBefore)))",
                               metadata: ["sip_loop_cpu_percent": "\(Int(load.smoothedUtilisation * 100))",
                                          "sip_loop_lag_ms": "\(Int(load.smoothedLatency * 1000))",
-                                         "udp_backlog_percent": "\(Int(load.smoothedBacklog * 100))",
+                                         "udp_backlog_ms": "\(Int(load.smoothedBacklogAge * 1000))",
                                          "rejected_total": "\(load.rejected)"])
             }
         }
@@ -121,7 +122,9 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
            transactions.hasServerTransaction(.rfc3261(branch: branch, sentBy: glance.sentBy, method: glance.method)) {
             return nil
         }
-        if load.admit(now: Self.seconds(NIODeadline.now())) { return nil }
+        let now = NIODeadline.now()
+        let waited = source.transport == .udp ? Double(transport.currentBacklogAge(now: now).nanoseconds) / 1e9 : 0
+        if load.admit(now: Self.seconds(now), queueDelay: waited) { return nil }
         // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3, RFC 6357): refuse statelessly, no state kept.
         metrics.overloadRejections.increment()
         metrics.sent(503)
@@ -165,7 +168,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),
-         ("udp_backlog_percent", Int((load.smoothedBacklog * 100).rounded())),
+         ("udp_backlog_ms", Int((load.smoothedBacklogAge * 1000).rounded())),
          ("udp_receive_drops", Int(udpDrops ?? 0))]
     }
 

@@ -8,7 +8,7 @@
 /// what the budget left after refusals pays for. At the equilibrium that estimate is exactly the
 /// admitted rate, above it the rate falls and below it the rate rises in proportion, so a flood is
 /// cut to size within one window and a drained backlog does not keep cutting. A backlog in the
-/// socket (read batches coming back full), kernel drops or loop lag above the target mean the
+/// socket (reads coming back full for tens of milliseconds on end), kernel drops or loop lag above the target mean the
 /// thread is behind whatever its CPU figure says (e.g. it is not getting a core): the budget shrinks
 /// until they clear.
 public struct LoadMonitor: Sendable {
@@ -18,9 +18,16 @@ public struct LoadMonitor: Sendable {
         public var targetLatency: Double
         /// Fraction of one core the SIP thread may use (0...1) before the rate is cut.
         public var targetUtilisation: Double
-        /// Fraction of socket read batches that may come back full (more datagrams were waiting than
-        /// one batch takes) before the element counts as behind.
-        public var targetBacklog: Double = 0.5
+        /// How long socket reads may keep coming back full (more datagrams waiting than one read
+        /// batch takes) before the element counts as behind, in seconds. Near full load single full
+        /// batches are normal; a long run of them is a queue building in the kernel.
+        public var targetBacklogAge: Double = 0.05
+        /// How long requests may take end to end (e.g. a REGISTER until its binding is on disk) on
+        /// average before the element counts as behind, in seconds. Much longer than the loop lag
+        /// target: a database checkpoint stalls commits now and then without anything being overloaded.
+        public var targetCompletionLatency: Double = 1.0
+        /// Initial requests that waited longer than this to be read are refused (seconds).
+        public var maxQueueDelay: Double = 0.5
         public var initialRate: Double
         public var minRate: Double
         public var maxRate: Double
@@ -48,8 +55,10 @@ public struct LoadMonitor: Sendable {
     public private(set) var rate: Double
     public private(set) var smoothedLatency: Double = 0
     public private(set) var smoothedUtilisation: Double = 0
-    /// Fraction of read batches that came back full, smoothed.
-    public private(set) var smoothedBacklog: Double = 0
+    /// End-to-end request latency (seconds), smoothed.
+    public private(set) var smoothedCompletionLatency: Double = 0
+    /// How long reads kept coming back full (seconds), smoothed.
+    public private(set) var smoothedBacklogAge: Double = 0
     /// CPU seconds of the SIP thread per admitted initial request (with its follow-ups), smoothed.
     public private(set) var costPerAdmission: Double?
     public private(set) var admitted: Int = 0
@@ -60,14 +69,31 @@ public struct LoadMonitor: Sendable {
     private var rejectedSinceAdjust = 0
     private var admittedSinceAdjust = 0
     private var dropsSinceAdjust = 0
+    /// The longest run of full reads seen this window (seconds).
     private var backlogSinceAdjust = 0.0
-    private var backlogSamples = 0
     /// CPU time (busy, and of it spent refusing) and wall time covered by utilisation samples this window.
     private var busySinceAdjust = 0.0
     private var refusingSinceAdjust = 0.0
     private var sampledSinceAdjust = 0.0
     private var lastUtilisationAt: Double?
     private var lastAdjust: Double?
+    /// Consecutive windows that ended behind.
+    private var behindWindows = 0
+    /// The figures behind the last rate decision (for logs).
+    public private(set) var lastWindow: Window?
+    /// Rate decisions taken so far.
+    public private(set) var windows = 0
+    public struct Window: Sendable, CustomStringConvertible {
+        public var rateBefore, rateAfter: Double
+        public var busy, refusing, backlog, lag, completion, admittedRate, offeredRate: Double
+        public var cost: Double?
+        public var behind: Bool
+        public var description: String {
+            "rate \(Int(rateBefore)) -> \(Int(rateAfter)) after busy=\(Int(busy * 100))% refusing=\(Int(refusing * 100))% backlog_ms=\(Int(backlog * 1000)) lag_ms=\(Int(lag * 1000)) "
+                + "completion_ms=\(Int(completion * 1000)) admitted=\(Int(admittedRate))/s offered=\(Int(offeredRate))/s "
+                + "cost_us=\(cost.map { Int($0 * 1e6) } ?? -1) behind=\(behind)"
+        }
+    }
     /// Initial requests offered per second in the last window (admitted + refused).
     private var lastOffered = 0.0
 
@@ -78,10 +104,15 @@ public struct LoadMonitor: Sendable {
     }
 
     /// Takes a token for an initial request at `now` (seconds on a monotonic clock). False = refuse it.
-    public mutating func admit(now: Double) -> Bool {
+    ///
+    /// `queueDelay` is how long requests have been waiting to be read (e.g. how long socket reads have
+    /// kept coming back full): past ``Settings/maxQueueDelay`` a waiting initial request is refused
+    /// whatever the rate allows, since its client has retransmitted it by then (RFC 3261 Timer A/E,
+    /// T1 = 500 ms) and serving stale copies only makes the queue longer (CoDel-style shedding).
+    public mutating func admit(now: Double, queueDelay: Double = 0) -> Bool {
         refill(now: now)
         adjustIfDue(now: now)
-        if tokens >= 1 {
+        if tokens >= 1, !(queueDelay > settings.maxQueueDelay) {
             tokens -= 1
             admitted += 1
             admittedSinceAdjust += 1
@@ -102,6 +133,14 @@ public struct LoadMonitor: Sendable {
         adjustIfDue(now: now)
     }
 
+    /// How long one request took end to end (seconds), e.g. a REGISTER until its binding was committed.
+    public mutating func record(completionLatency: Double, now: Double) {
+        guard completionLatency.isFinite, completionLatency >= 0 else { return }
+        // One sample per request: a slow average, so a single stall (a checkpoint) does not count.
+        smoothedCompletionLatency += 0.02 * (completionLatency - smoothedCompletionLatency)
+        adjustIfDue(now: now)
+    }
+
     /// A CPU-use observation for the interval ending at `now`: the fraction (0...1) of it the SIP
     /// thread was running, and the fraction it spent refusing requests.
     public mutating func record(utilisation: Double, refusing: Double = 0, now: Double) {
@@ -118,13 +157,13 @@ public struct LoadMonitor: Sendable {
         adjustIfDue(now: now)
     }
 
-    /// A socket observation: the fraction (0...1) of read batches since the last one that came back
-    /// full, and how many datagrams the kernel dropped meanwhile because the receive buffer was full.
-    public mutating func record(backlog: Double, drops: Int, now: Double) {
-        guard backlog.isFinite, backlog >= 0 else { return }
-        smoothedBacklog += 0.2 * (min(backlog, 1) - smoothedBacklog)
-        backlogSinceAdjust += min(backlog, 1)
-        backlogSamples += 1
+    /// A socket observation: the longest run of reads that kept coming back full since the last
+    /// observation (seconds), and how many datagrams the kernel dropped meanwhile because the receive
+    /// buffer was full.
+    public mutating func record(backlogAge: Double, drops: Int, now: Double) {
+        guard backlogAge.isFinite, backlogAge >= 0 else { return }
+        smoothedBacklogAge += 0.2 * (backlogAge - smoothedBacklogAge)
+        backlogSinceAdjust = max(backlogSinceAdjust, backlogAge)
         dropsSinceAdjust += max(0, drops)
         adjustIfDue(now: now)
     }
@@ -150,12 +189,14 @@ public struct LoadMonitor: Sendable {
         guard samples >= settings.adjustEverySamples || now - last >= settings.adjustEverySeconds else { return }
         let elapsed = max(now - last, 0.001)
         let admittedRate = Double(admittedSinceAdjust) / elapsed
+        let rateBefore = rate
         lastOffered = Double(admittedSinceAdjust + rejectedSinceAdjust) / elapsed
         let target = settings.targetLatency
         let lagging = smoothedLatency > target
         // This window's backlog, not a smoothed one: a drained queue must stop the cuts at once.
-        let backlog = backlogSamples > 0 ? backlogSinceAdjust / Double(backlogSamples) : smoothedBacklog
-        let behind = lagging || backlog > settings.targetBacklog || dropsSinceAdjust > 0
+        let backlog = backlogSinceAdjust
+        let behind = lagging || backlog > settings.targetBacklogAge || dropsSinceAdjust > 0
+            || smoothedCompletionLatency > settings.targetCompletionLatency
 
         // The window's CPU figures (sample-weighted), when utilisation was sampled in it.
         let hasCPU = sampledSinceAdjust > elapsed * 0.5
@@ -163,15 +204,25 @@ public struct LoadMonitor: Sendable {
         let refusing = hasCPU ? refusingSinceAdjust / sampledSinceAdjust : 0
         let serving = max(busy - refusing, 0)
         // Only windows with enough admissions say what one costs; the estimate moves halfway each time.
+        // A window spent catching up may only raise it: its admissions' follow-ups (the authenticated
+        // REGISTER, the commit) land in later windows, so early in a flood the cost looks too low, and
+        // must not drift down while the thread is behind.
         if hasCPU, admittedSinceAdjust >= 20, serving > 0.02 {
             let cost = serving / admittedRate
-            costPerAdmission = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
+            let moved = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
+            costPerAdmission = behind ? max(moved, costPerAdmission ?? moved) : moved
         }
         // CPU the admitted traffic may use: the target, or when behind no more than the thread actually
         // got (it may not be getting a whole core) less room for the backlog to drain, less more the
         // further the lag is above target; and of that, what refusing does not take.
         var usable = settings.targetUtilisation
-        if behind { usable = min(usable, busy) * 0.85 }
+        if behind {
+            // A thread behind without being busy did not get the CPU; one such window can be a stall
+            // (preempted, a page fault storm), so only a second one in a row is taken as the new normal.
+            let got = behindWindows >= 1 ? busy : max(busy, settings.targetUtilisation)
+            usable = min(usable, got) * 0.85
+        }
+        behindWindows = behind ? behindWindows + 1 : 0
         if lagging { usable *= 1 - 0.3 * min(1, (smoothedLatency - target) / target) }
         let budget = max(usable - refusing, usable * 0.05)
         let saturated = behind || busy > settings.targetUtilisation
@@ -192,16 +243,19 @@ public struct LoadMonitor: Sendable {
             // again per window while the thread is mostly idle and nothing waits, else by a tenth (a
             // thread that was just behind must not swing straight back into it); always by a little,
             // so a stale estimate cannot pin the rate.
-            let idle = busy < settings.targetUtilisation * 0.7 && backlog < 0.05
+            let idle = busy < settings.targetUtilisation * 0.7 && backlog < settings.targetBacklogAge / 5
             var next = rate * (idle ? 1.5 : 1.1)
             if let cost = costPerAdmission, cost > 0 { next = min(next, budget / cost) }
             rate = min(settings.maxRate, max(rate + max(10, rate * 0.02), next))
         }
+        windows += 1
+        lastWindow = Window(rateBefore: rateBefore, rateAfter: rate, busy: busy, refusing: refusing, backlog: backlog, lag: smoothedLatency,
+                            completion: smoothedCompletionLatency, admittedRate: admittedRate, offeredRate: lastOffered,
+                            cost: costPerAdmission, behind: behind)
         tokens = min(tokens, rate * settings.burstSeconds + 1)
         samples = 0
         dropsSinceAdjust = 0
         backlogSinceAdjust = 0
-        backlogSamples = 0
         rejectedSinceAdjust = 0
         admittedSinceAdjust = 0
         busySinceAdjust = 0

@@ -64,11 +64,13 @@ public final class SIPTransportLayer: @unchecked Sendable {
     private var udpBatchOpen = false
     private var udpFlushPending = false
     private var udpBatchSize = 0
-    /// UDP read batches so far, and those that came back full (the socket held more than one batch
-    /// takes: the loop is behind). An exact backlog signal, where the socket's memory figure is not
-    /// (the kernel releases UDP receive memory lazily, up to a quarter of the buffer late).
-    public private(set) var udpReadBatches = 0
-    public private(set) var udpFullReadBatches = 0
+    /// Since when every UDP read batch has come back full (the socket held more than a batch takes),
+    /// and the longest such run that ended since the last `takeBacklogAge`. At high load single full
+    /// batches are normal; a run of them lasting tens of milliseconds means datagrams are queueing in
+    /// the kernel faster than the loop reads them. (The socket's memory figure cannot say this: the
+    /// kernel releases UDP receive memory lazily, up to a quarter of the buffer late.)
+    private var fullReadsSince: NIODeadline?
+    private var longestFullRun: Int64 = 0
     /// Time spent refusing requests before parsing (admission control), nanoseconds so far.
     public private(set) var refusalNanoseconds: UInt64 = 0
     private var listeners: [Channel] = []
@@ -198,6 +200,19 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     // MARK: inbound (called by the handlers)
 
+    /// How long UDP reads have been coming back full without a break (zero when the last one was not).
+    public func currentBacklogAge(now: NIODeadline) -> TimeAmount {
+        fullReadsSince.map { now - $0 } ?? .zero
+    }
+
+    /// The longest run of full UDP read batches since the last call, counting one still going on.
+    public func takeBacklogAge(now: NIODeadline) -> TimeAmount {
+        var longest = longestFullRun
+        if let since = fullReadsSince { longest = max(longest, (now - since).nanoseconds) }
+        longestFullRun = 0
+        return .nanoseconds(longest)
+    }
+
     func udpDatagramRead() {
         udpBatchOpen = true
         udpBatchSize += 1
@@ -206,8 +221,12 @@ public final class SIPTransportLayer: @unchecked Sendable {
     func endUDPBatch() {
         udpBatchOpen = false
         if udpBatchSize > 0 {
-            udpReadBatches += 1
-            if udpBatchSize >= Self.udpVectorRead * Self.udpReadsPerBatch { udpFullReadBatches += 1 }
+            if udpBatchSize >= Self.udpVectorRead * Self.udpReadsPerBatch {
+                if fullReadsSince == nil { fullReadsSince = .now() }
+            } else if let since = fullReadsSince {
+                longestFullRun = max(longestFullRun, (NIODeadline.now() - since).nanoseconds)
+                fullReadsSince = nil
+            }
             udpBatchSize = 0
         }
         if udpFlushPending {

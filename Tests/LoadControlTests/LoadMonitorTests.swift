@@ -90,6 +90,8 @@ import Testing
         /// Arrivals not yet whole (rates that are not a multiple of 1000/s).
         var pending = 0.0
         var debt = 0.0
+        /// Milliseconds the socket queue has held a full read batch or more without a break.
+        var fullRun = 0
 
         init(core: Double) {
             self.core = core
@@ -99,12 +101,12 @@ import Testing
         /// Runs `ticks` 20 ms ticks at `offered` requests/s; returns what was served (admitted and handled).
         /// Within a tick the model moves in 1 ms steps: arrivals join the socket queue, the thread works
         /// through it with its share of the millisecond; at the end of the tick the element's signals
-        /// are recorded (the thread's CPU use and the part of it refusing, the share of steps that ended
-        /// with more datagrams waiting than one read batch takes, drops).
+        /// are recorded (the thread's CPU use and the part of it refusing, how long reads kept coming back
+        /// full, i.e. more datagrams waiting than one read batch takes, drops).
         mutating func run(ticks: Int, offered: Double) -> Int {
             var served = 0
             for _ in 0..<ticks {
-                var used = 0.0, refusing = 0.0, backlogged = 0, drops = 0
+                var used = 0.0, refusing = 0.0, longestRun = 0, drops = 0
                 for _ in 0..<20 {
                     pending += offered * step
                     let arrivals = Int(pending)
@@ -129,14 +131,16 @@ import Testing
                     }
                     used += allowance - max(cpu, 0)
                     debt = max(-cpu, 0)
-                    if queue >= 32 { backlogged += 1 }   // a read batch (32 datagrams) would come back full
+                    // A read batch (32 datagrams) would come back full: the run of such reads goes on.
+                    fullRun = queue >= 32 ? fullRun + 1 : 0
+                    longestRun = max(longestRun, fullRun)
                     maxQueue = max(maxQueue, queue)
                     t += step
                 }
                 dropped += drops
                 let tick = 20 * step * capacity
                 monitor.record(utilisation: used / tick, refusing: refusing / tick, now: t)
-                monitor.record(backlog: Double(backlogged) / 20, drops: drops, now: t)
+                monitor.record(backlogAge: Double(longestRun) * step, drops: drops, now: t)
                 monitor.record(latency: 0.001, now: t)
             }
             return served
@@ -183,5 +187,47 @@ import Testing
         let served = model.run(ticks: 100, offered: 500)
         #expect(model.monitor.rejected == before)
         #expect(served == 1000)
+    }
+
+    @Test func busyButNotOverloadedRefusesNothing() {
+        // Offered 92 % of what the thread can do: reads often come back full for a moment, which is
+        // not overload; nothing may be refused.
+        var model = Model(core: 1.0)
+        let served = model.run(ticks: 1500, offered: 920)
+        #expect(model.monitor.rejected == 0)
+        #expect(served >= 27_500)
+    }
+
+    @Test func aCommitStallIsNotOverloadButASlowDatabaseIs() {
+        var m = LoadMonitor(settings: .init(initialRate: 1000))
+        var t = 0.0
+        // 2 s at 800 requests/s with demand above the rate now and then; a 300 ms stall delays 240
+        // completions by up to 300 ms: no cut.
+        for i in 0..<1600 {
+            t += 1.0 / 800
+            _ = m.admit(now: t)
+            m.record(completionLatency: (400..<640).contains(i) ? 0.3 : 0.002, now: t)
+            m.record(utilisation: 0.5, now: t)
+        }
+        #expect(m.rate == 1000)
+        // Completions taking 2 s on end (the database locked by a long import): cut.
+        for _ in 0..<1600 {
+            t += 1.0 / 800
+            _ = m.admit(now: t)
+            m.record(completionLatency: 2, now: t)
+            m.record(utilisation: 0.5, now: t)
+        }
+        #expect(m.rate < 1000)
+    }
+
+    @Test func requestsThatWaitedTooLongAreRefusedWhateverTheRate() {
+        var settings = LoadMonitor.Settings(initialRate: 1000)
+        settings.maxQueueDelay = 0.5
+        var m = LoadMonitor(settings: settings)
+        let fresh = m.admit(now: 0.001, queueDelay: 0.2)
+        let stale = m.admit(now: 0.002, queueDelay: 0.7)
+        let next = m.admit(now: 0.003, queueDelay: 0)
+        #expect(fresh && !stale && next)
+        #expect(m.rejected == 1)
     }
 }
