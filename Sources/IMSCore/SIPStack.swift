@@ -30,6 +30,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private var udpDrops: UInt32?
     private var timerDeadline: SIPTime?
     private var loggedWindows = 0
+    /// Refuse initial requests beyond what the load monitor admits (config `overload_control`).
+    private var admissionControl = true
 
     init(eventLoop: EventLoop, settings: SIPTransportLayer.Settings, config: CWConfig, logger: Logger, metrics: SIPMetrics) {
         self.eventLoop = eventLoop
@@ -83,7 +85,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
                                          "rejected_total": "\(load.rejected)"])
             }
         }
-        transport.admissionControl = element.config.overloadControl
+        admissionControl = element.config.overloadControl
         return transport.start()
     }
 
@@ -116,12 +118,17 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     }
 
     func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
-        guard Self.isAdmissionControlled(glance) else { return nil }
-        // Retransmissions of requests already admitted belong to their transaction.
-        if let branch = glance.branch, branch.hasPrefix("z9hG4bK"),
-           transactions.hasServerTransaction(.rfc3261(branch: branch, sentBy: glance.sentBy, method: glance.method)) {
-            return nil
+        let key: ServerTransactionKey? = glance.branch.flatMap {
+            $0.hasPrefix(Via.magicCookie) ? .rfc3261(branch: $0, sentBy: glance.sentBy, method: glance.method) : nil
         }
+        // A retransmission for a finished non-INVITE transaction: its stored final response, unparsed.
+        if let key, let (wire, peer) = transactions.storedResponse(for: key) {
+            transport.send(wire, to: peer)
+            return []
+        }
+        guard admissionControl, Self.isAdmissionControlled(glance) else { return nil }
+        // Retransmissions of requests already admitted belong to their transaction.
+        if let key, transactions.hasServerTransaction(key) { return nil }
         let now = NIODeadline.now()
         let waited = source.transport == .udp ? Double(transport.currentBacklogAge(now: now).nanoseconds) / 1e9 : 0
         if load.admit(now: Self.seconds(now), queueDelay: waited) { return nil }
@@ -191,6 +198,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             switch action {
             case .send(let message, let peer, _):
                 transport.send(message, to: peer)
+            case .sendWire(let bytes, let peer, _):
+                transport.send(bytes, to: peer)
             case .request(let request, let id, let peer):
                 metrics.received(request.method)
                 element.handle(request: request, transaction: id, from: peer)

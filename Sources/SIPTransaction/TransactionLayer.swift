@@ -57,6 +57,9 @@ public enum SIPBranch {
 public enum LayerAction<Peer: Hashable & Sendable>: Hashable, Sendable {
     /// Pass a message to the transport.
     case send(SIPMessage, to: Peer, reliable: Bool)
+    /// Pass a message already serialized to the transport: the final response of a non-INVITE server
+    /// transaction over an unreliable transport, kept as bytes while it waits out Timer J.
+    case sendWire([UInt8], to: Peer, reliable: Bool)
     /// A new request (neither ACK nor CANCEL) for the TU, with the server transaction created for it.
     /// Answer it with `respond(_:_:now:)`.
     case request(SIPRequest, ServerTransactionID, from: Peer)
@@ -184,7 +187,19 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         var armed: [SIPTimer: UInt64] = [:]
     }
 
+    /// A non-INVITE server transaction over an unreliable transport in Completed (RFC 3261 §17.2.2): all
+    /// it still does is answer retransmissions with its final response until Timer J (64*T1) ends it.
+    /// Under load there are 32 s worth of them, so each keeps only what that takes: its key, where it
+    /// answers, the response as bytes and its Timer J.
+    private struct CompletedEntry {
+        let key: ServerTransactionKey
+        let peer: Peer
+        let wire: [UInt8]
+        let timerJ: UInt64
+    }
+
     private var servers: [ServerTransactionID: ServerEntry] = [:]
+    private var completed: [ServerTransactionID: CompletedEntry] = [:]
     private var clients: [ClientTransactionID: ClientEntry] = [:]
     private var serverIndex: [ServerTransactionKey: ServerTransactionID] = [:]
     private var ackIndex: [ServerTransactionKey: ServerTransactionID] = [:]
@@ -204,11 +219,19 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     // MARK: - Inspection
 
     /// Live transactions (must return to 0 once everything settled and all timers fired).
-    public var count: Int { servers.count + clients.count }
-    public var serverCount: Int { servers.count }
+    public var count: Int { servers.count + completed.count + clients.count }
+    public var serverCount: Int { servers.count + completed.count }
 
     /// Whether a server transaction with this key exists (retransmission check before a full parse).
     public func hasServerTransaction(_ key: ServerTransactionKey) -> Bool { serverIndex[key] != nil }
+
+    /// For a retransmission of the request of a Completed non-INVITE transaction kept as bytes: its final
+    /// response and where to send it, which is all the transaction would do with it (RFC 3261 §17.2.2),
+    /// so the request need not even be parsed.
+    public func storedResponse(for key: ServerTransactionKey) -> (wire: [UInt8], peer: Peer)? {
+        guard let id = serverIndex[key], let done = completed[id] else { return nil }
+        return (done.wire, done.peer)
+    }
     public var clientCount: Int { clients.count }
     /// Entries in the timer queue, including cancelled ones not yet skipped (0 when idle).
     public var scheduledTimerCount: Int { timers.count }
@@ -218,11 +241,12 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     public func state(of id: TransactionID) -> TransactionState? {
         switch id {
         case .client(let c): clients[c]?.machine.state
-        case .server(let s): servers[s]?.machine.state
+        case .server(let s): servers[s]?.machine.state ?? (completed[s] != nil ? .completed : nil)
         }
     }
 
-    /// The request that created the transaction (for client transactions: as sent, with its branch).
+    /// The request that created the transaction (for client transactions: as sent, with its branch). Nil
+    /// for a non-INVITE server transaction over UDP once Completed (it keeps its response only).
     public func request(of id: TransactionID) -> SIPRequest? {
         switch id {
         case .client(let c): clients[c]?.machine.request
@@ -234,11 +258,11 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     public func peer(of id: TransactionID) -> Peer? {
         switch id {
         case .client(let c): clients[c]?.peer
-        case .server(let s): servers[s]?.peer
+        case .server(let s): servers[s]?.peer ?? completed[s]?.peer
         }
     }
 
-    public var serverTransactionIDs: [ServerTransactionID] { servers.keys.sorted() }
+    public var serverTransactionIDs: [ServerTransactionID] { (Array(servers.keys) + Array(completed.keys)).sorted() }
     public var clientTransactionIDs: [ClientTransactionID] { clients.keys.sorted() }
 
     // MARK: - Matching helpers
@@ -358,7 +382,7 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         for id in clients.keys.sorted() where clients[id]?.peer == peer {
             runClient(id, .transportError, now: now, into: &out)
         }
-        for id in servers.keys.sorted() where servers[id]?.peer == peer {
+        for id in serverTransactionIDs where servers[id]?.peer == peer || completed[id]?.peer == peer {
             runServer(id, .transportError, source: nil, now: now, into: &out)
         }
         purgeCancelledTimers()
@@ -373,8 +397,12 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             guard let entry = clients.removeValue(forKey: c) else { return [] }
             if clientIndex[entry.key] == c { clientIndex[entry.key] = nil }
         case .server(let s):
-            guard let entry = servers.removeValue(forKey: s) else { return [] }
-            removeIndexes(of: s, entry)
+            if let entry = completed.removeValue(forKey: s) {
+                if serverIndex[entry.key] == s { serverIndex[entry.key] = nil }
+            } else {
+                guard let entry = servers.removeValue(forKey: s) else { return [] }
+                removeIndexes(of: s, entry)
+            }
         }
         purgeCancelledTimers()
         return [.terminated(id)]
@@ -435,7 +463,9 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     private func isArmed(_ entry: TimerQueue<TransactionID>.Entry) -> Bool {
         switch entry.owner {
         case .client(let id): clients[id]?.armed[entry.timer] == entry.sequence
-        case .server(let id): servers[id]?.armed[entry.timer] == entry.sequence
+        case .server(let id):
+            servers[id]?.armed[entry.timer] == entry.sequence
+                || (entry.timer == .j && completed[id]?.timerJ == entry.sequence)
         }
     }
 
@@ -452,7 +482,12 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         _ id: ServerTransactionID, _ event: ServerTransactionEvent, source: Peer?, now: SIPTime,
         into out: inout [LayerAction<Peer>]
     ) {
+        if let done = completed[id] {
+            runCompleted(id, done, event, into: &out)
+            return
+        }
         guard var entry = servers[id] else { return }
+        let firstAction = out.count
         let actions = entry.machine.handle(event)
         var terminated = false
         for action in actions {
@@ -491,8 +526,38 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             servers[id] = nil
             removeIndexes(of: id, entry)
             out.append(.terminated(.server(id)))
+        } else if !entry.reliable, case .nonInvite(let t) = entry.machine, t.state == .completed,
+                  let final = t.lastFinal, let timerJ = entry.armed[.j] {
+            // Keep the final response as bytes and send those: serialized once, retransmitted as is.
+            let wire = SIPMessage.response(final).serialized()
+            if let i = out[firstAction...].lastIndex(where: { if case .send(.response(final), _, _) = $0 { true } else { false } }) {
+                out[i] = .sendWire(wire, to: entry.peer, reliable: false)
+            }
+            servers[id] = nil
+            completed[id] = CompletedEntry(key: entry.key, peer: entry.peer, wire: wire, timerJ: timerJ)
         } else {
             servers[id] = entry
+        }
+    }
+
+    /// The Completed non-INVITE server transaction kept as bytes: Figure 8 of RFC 3261 from there on.
+    private func runCompleted(_ id: ServerTransactionID, _ done: CompletedEntry, _ event: ServerTransactionEvent,
+                              into out: inout [LayerAction<Peer>]) {
+        switch event {
+        case .request:
+            out.append(.sendWire(done.wire, to: done.peer, reliable: false))
+        case .timerFired(.j):
+            completed[id] = nil
+            if serverIndex[done.key] == id { serverIndex[done.key] = nil }
+            out.append(.terminated(.server(id)))
+        case .transportError:
+            completed[id] = nil
+            if serverIndex[done.key] == id { serverIndex[done.key] = nil }
+            out.append(.transportError(.server(id), response: nil))
+            out.append(.terminated(.server(id)))
+        default:
+            // Further responses from the TU are discarded; ACKs do not match non-INVITE transactions.
+            break
         }
     }
 

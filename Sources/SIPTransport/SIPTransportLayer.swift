@@ -10,8 +10,9 @@ public protocol SIPTransportDelegate: AnyObject {
     func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint)
     /// A message that framed but did not parse; the delegate may answer it (e.g. 400) when `error.request` allows.
     func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint)
-    /// Admission control before the full parse: the stateless response to send instead of handling
-    /// the request (e.g. 503 + Retry-After under overload), or nil to handle it.
+    /// Before the full parse: the stateless response to send instead of handling the request (e.g. 503 +
+    /// Retry-After under overload), an empty array when the delegate answered it itself (e.g. a
+    /// retransmission), or nil to handle it.
     func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]?
 }
 
@@ -24,8 +25,8 @@ extension SIPTransportDelegate {
 /// Every method must be called on `eventLoop`; all state is confined to it (hence `@unchecked Sendable`:
 /// NIO closures are `@Sendable`, but they only ever run on this loop).
 public final class SIPTransportLayer: @unchecked Sendable {
-    /// Ask the delegate about each request before parsing it (overload control on).
-    public var admissionControl = false
+    /// Ask the delegate about each request before parsing it (retransmissions, overload control).
+    public var preParse = true
     public struct Settings: Sendable {
         public var bindAddress: String
         public var udpPort: Int?
@@ -71,7 +72,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
     /// kernel releases UDP receive memory lazily, up to a quarter of the buffer late.)
     private var fullReadsSince: NIODeadline?
     private var longestFullRun: Int64 = 0
-    /// Time spent refusing requests before parsing (admission control), nanoseconds so far.
+    /// Time spent answering requests before parsing (refusals, retransmissions), nanoseconds so far.
     public private(set) var refusalNanoseconds: UInt64 = 0
     private var listeners: [Channel] = []
     private var connections: [Int: Channel] = [:]
@@ -236,11 +237,11 @@ public final class SIPTransportLayer: @unchecked Sendable {
     }
 
     func deliver(_ bytes: [UInt8], from source: SIPEndpoint) {
-        if admissionControl {
+        if preParse {
             let started = NIODeadline.now()
-            if let glance = RequestGlance(bytes), let refusal = delegate?.transport(self, refuse: glance, from: source) {
-                // Refused before parsing: the answer costs a fraction of what serving would.
-                send(refusal, to: source)
+            if let glance = RequestGlance(bytes), let answer = delegate?.transport(self, refuse: glance, from: source) {
+                // Answered before parsing: a fraction of what serving would cost.
+                if !answer.isEmpty { send(answer, to: source) }
                 refusalNanoseconds &+= UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
                 return
             }

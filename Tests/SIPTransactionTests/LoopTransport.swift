@@ -216,6 +216,8 @@ final class LoopSimulation {
             switch action {
             case .send(let m, let to, _):
                 transmit(m, from: "uac", to: to)
+            case .sendWire(let bytes, let to, _):
+                if let m = try? SIPParser.parse(bytes) { transmit(m, from: "uac", to: to) }
             case .response(let r, let id):
                 let cid = callID(of: r.headers)
                 guard var call = calls[cid] else { unexpected.append("response for unknown call \(cid)"); continue }
@@ -265,6 +267,8 @@ final class LoopSimulation {
             switch action {
             case .send(let m, let to, _):
                 transmit(m, from: "uas", to: to)
+            case .sendWire(let bytes, let to, _):
+                if let m = try? SIPParser.parse(bytes) { transmit(m, from: "uas", to: to) }
             case .request(let r, let id, _):
                 let cid = callID(of: r.headers)
                 guard var call = calls[cid] else { unexpected.append("request for unknown call \(cid)"); continue }

@@ -203,8 +203,12 @@ struct ServerTransactionTests {
         #expect(layer.receive(.request(req), from: peer, reliable: false, now: ms(1500)).sentResponses == [p])
         // Completed: the final answers them; further finals from the TU are discarded.
         let ok = makeResponse(to: req, 202)
-        #expect(layer.respond(id, ok, now: sec(2)) == [.send(.response(ok), to: peer, reliable: false)])
+        // Over UDP the final goes out as bytes, kept for retransmissions while Timer J runs.
+        #expect(layer.respond(id, ok, now: sec(2)) == [.sendWire(SIPMessage.response(ok).serialized(), to: peer, reliable: false)])
         #expect(layer.state(of: .server(id)) == .completed)
+        #expect(layer.request(of: .server(id)) == nil)
+        #expect(layer.peer(of: .server(id)) == peer)
+        #expect(layer.serverCount == 1)
         #expect(layer.respond(id, makeResponse(to: req, 500), now: sec(3)).isEmpty)
         #expect(layer.receive(.request(req), from: peer, reliable: false, now: sec(4)).sentResponses == [ok])
         var log = TimedLog()
@@ -212,6 +216,29 @@ struct ServerTransactionTests {
         #expect(log.entries.map(\.time) == [sec(34)]) // Timer J = 64*T1, no retransmission of its own
         #expect(log.actions == [.terminated(.server(id))])
         #expect(layer.count == 0)
+    }
+
+    @Test func completedNonInviteOverUDPKeepsOnlyItsResponseBytes() throws {
+        let req = makeRequest(.register)
+        let (layer, id, _) = try received(req)
+        let key = try #require(ServerTransactionKey(request: req))
+        #expect(layer.storedResponse(for: key) == nil)      // Trying: nothing to resend yet
+        let ok = makeResponse(to: req, 200)
+        _ = layer.respond(id, ok, now: ms(10))
+        let stored = try #require(layer.storedResponse(for: key))
+        #expect(stored.wire == SIPMessage.response(ok).serialized())
+        #expect(stored.peer == peer)
+        // Once Timer J ends the transaction, a late copy of the request is a new request again.
+        var log = TimedLog()
+        log.run(layer, until: sec(40))
+        #expect(layer.storedResponse(for: key) == nil)
+        #expect(layer.hasServerTransaction(key) == false)
+        // An abandoned one goes at once.
+        let (layer2, id2, _) = try received(req)
+        _ = layer2.respond(id2, ok, now: ms(10))
+        #expect(layer2.abandon(.server(id2)) == [.terminated(.server(id2))])
+        #expect(layer2.storedResponse(for: key) == nil)
+        #expect(layer2.count == 0)
     }
 
     @Test func nonInviteServerOverReliableTerminatesWithTheFinal() throws {

@@ -100,7 +100,15 @@ extension SIPMessage {
 }
 
 extension Array where Element == Action {
-    var sent: [SIPMessage] { compactMap { if case .send(let m, _, _) = $0 { m } else { nil } } }
+    var sent: [SIPMessage] {
+        compactMap {
+            switch $0 {
+            case .send(let m, _, _): m
+            case .sendWire(let bytes, _, _): try? SIPParser.parse(bytes)
+            default: nil
+            }
+        }
+    }
     var sentRequests: [SIPRequest] { sent.compactMap(\.request) }
     var sentResponses: [SIPResponse] { sent.compactMap(\.response) }
     var sentStatusCodes: [Int] { sentResponses.map(\.statusCode) }
@@ -125,7 +133,14 @@ struct TimedLog {
     var actions: [Action] { entries.map(\.action) }
 
     /// Times at which messages were sent.
-    var sendTimes: [SIPTime] { entries.filter { if case .send = $0.action { true } else { false } }.map(\.time) }
+    var sendTimes: [SIPTime] {
+        entries.filter {
+            switch $0.action {
+            case .send, .sendWire: true
+            default: false
+            }
+        }.map(\.time)
+    }
 
     /// Fires every timer of `layer` due up to and including `limit`, stepping through each deadline.
     mutating func run(_ layer: TransactionLayer<String>, until limit: SIPTime) {
