@@ -29,7 +29,7 @@ public enum ServerTransactionKey: Hashable, Sendable, CustomStringConvertible {
             self = .rfc3261(branch: branch, sentBy: via.sentBy.lowercased(), method: method)
             return
         }
-        guard let viaText = request.headers.values("Via").first, let callID = request.callID,
+        guard let viaText = request.headers.firstValue("Via"), let callID = request.callID,
               let cseq = request.cseq else { return nil }
         self = .rfc2543(
             requestURI: request.requestURI, toTag: request.toTag, fromTag: request.fromTag, callID: callID,
