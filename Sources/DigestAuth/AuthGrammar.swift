@@ -52,7 +52,9 @@ enum AuthGrammar {
     }
 
     static func lowercasedASCII<S: StringProtocol>(_ s: S) -> String {
-        String(decoding: s.utf8.map(lowerASCII), as: UTF8.self)
+        // Parameter names nearly always arrive lower-case already: then no mapped copy.
+        if !s.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return String(s) }
+        return String(decoding: s.utf8.map(lowerASCII), as: UTF8.self)
     }
 
     /// Writes `value` as a quoted-string. Backslash and DQUOTE are escaped; CR, LF and other control
@@ -80,7 +82,8 @@ enum AuthGrammar {
 
     /// Drops every byte that is not a token byte (used for names and tokens supplied by code, never input).
     static func sanitizedToken(_ s: String) -> String {
-        String(decoding: s.utf8.filter(isTokenByte), as: UTF8.self)
+        if s.utf8.allSatisfy(isTokenByte) { return s }
+        return String(decoding: s.utf8.filter(isTokenByte), as: UTF8.self)
     }
 }
 

@@ -90,7 +90,6 @@ public struct AuthHeaderValue: Sendable, Hashable, CustomStringConvertible {
             return result
         }
 
-        var seen: Set<String> = []
         while true {
             try s.skipWhitespace()
             guard let b = s.current else { break }
@@ -112,8 +111,10 @@ public struct AuthHeaderValue: Sendable, Hashable, CustomStringConvertible {
                 value = try s.bareValue()
                 quoted = false
             }
-            let key = AuthGrammar.lowercasedASCII(name)
-            guard seen.insert(key).inserted else { throw .duplicateParameter(key) }
+            // A scan of the names so far: at most `maxParameters` of them, and no set to build per header.
+            if result.parameters.contains(where: { AuthGrammar.equalsIgnoringASCIICase($0.name, name) }) {
+                throw .duplicateParameter(AuthGrammar.lowercasedASCII(name))
+            }
             guard result.parameters.count < limits.maxParameters else { throw .tooManyParameters }
             result.parameters.append(AuthParameter(name: name, value: value, isQuoted: quoted))
             try s.skipWhitespace()
@@ -130,7 +131,13 @@ public struct AuthHeaderValue: Sendable, Hashable, CustomStringConvertible {
         if let token68 {
             out += " " + String(decoding: token68.utf8.filter { AuthGrammar.isToken68Byte($0) || $0 == UInt8(ascii: "=") }, as: UTF8.self)
         } else if !parameters.isEmpty {
-            out += " " + parameters.map(\.serialized).joined(separator: ", ")
+            // Appended in place: no array of per-parameter strings to join.
+            for (i, p) in parameters.enumerated() {
+                out += i == 0 ? " " : ", "
+                out += AuthGrammar.sanitizedToken(p.name)
+                out += "="
+                if !p.isQuoted, AuthGrammar.isToken(p.value) { out += p.value } else { out += AuthGrammar.quoted(p.value) }
+            }
         }
         return out
     }

@@ -47,9 +47,9 @@ public struct NonceManager: Sendable {
     /// Seconds a nonce may be dated in the future and still count as valid (clock steps between instances).
     public let allowedFutureSkew: UInt64
 
-    // Derived key bytes (SymmetricKey is not Sendable on every platform; keys are rebuilt per use).
-    private let nonceKeys: [[UInt8]]
-    private let opaqueKeys: [[UInt8]]
+    // HMAC states already keyed with the derived keys: each MAC starts from a copy instead of hashing the
+    // key pads again (HMAC is a value type; a copy's first update copies the hash context).
+    private let keyed: KeyedMACs
 
     private static let nonceLabel = Array("cw-aio digest nonce v1".utf8)
     private static let opaqueLabel = Array("cw-aio digest opaque v1".utf8)
@@ -71,8 +71,19 @@ public struct NonceManager: Sendable {
         guard all.allSatisfy({ $0.count >= NonceManager.minimumSecretLength }) else { throw .secretTooShort }
         self.lifetime = lifetime
         self.allowedFutureSkew = allowedFutureSkew
-        self.nonceKeys = all.map { NonceManager.deriveKey($0, label: "cw-aio digest nonce key") }
-        self.opaqueKeys = all.map { NonceManager.deriveKey($0, label: "cw-aio digest opaque key") }
+        self.keyed = KeyedMACs(
+            nonce: all.map { HMAC<SHA256>(key: SymmetricKey(data: NonceManager.deriveKey($0, label: "cw-aio digest nonce key"))) },
+            opaque: all.map { HMAC<SHA256>(key: SymmetricKey(data: NonceManager.deriveKey($0, label: "cw-aio digest opaque key"))) })
+    }
+
+    /// Immutable after init and only ever copied from, so sharing it across threads is safe.
+    private final class KeyedMACs: @unchecked Sendable {
+        let nonce: [HMAC<SHA256>]
+        let opaque: [HMAC<SHA256>]
+        init(nonce: [HMAC<SHA256>], opaque: [HMAC<SHA256>]) {
+            self.nonce = nonce
+            self.opaque = opaque
+        }
     }
 
     private static func deriveKey(_ secret: [UInt8], label: String) -> [UInt8] {
@@ -98,7 +109,7 @@ public struct NonceManager: Sendable {
             raw.append(UInt8(truncatingIfNeeded: random))
             random >>= 8
         }
-        raw.append(contentsOf: NonceManager.mac(key: nonceKeys[0], payload: raw, realm: realm, binding: binding))
+        raw.append(contentsOf: NonceManager.mac(keyed: keyed.nonce[0], payload: raw[...], realm: realm, binding: binding))
         return Base64URL.encode(raw)
     }
 
@@ -109,12 +120,12 @@ public struct NonceManager: Sendable {
               let raw = Base64URL.decode(nonce), raw.count == NonceManager.rawLength
         else { return .invalid }
         let payloadLength = NonceManager.timestampLength + NonceManager.randomLength
-        let payload = Array(raw[0..<payloadLength])
+        let payload = raw[0..<payloadLength]
         let given = Array(raw[payloadLength...])
         var matched = false
-        for key in nonceKeys {
+        for key in keyed.nonce {
             // Evaluate every key so timing does not reveal which one matched.
-            let expected = NonceManager.mac(key: key, payload: payload, realm: realm, binding: binding)
+            let expected = NonceManager.mac(keyed: key, payload: payload, realm: realm, binding: binding)
             if ConstantTime.equals(expected, given) { matched = true }
         }
         guard matched else { return .invalid }
@@ -128,39 +139,40 @@ public struct NonceManager: Sendable {
 
     /// The opaque value to put in challenges for `realm` (fixed for a given secret and realm).
     public func opaque(realm: String) -> String {
-        Base64URL.encode(NonceManager.opaqueMAC(key: opaqueKeys[0], realm: realm))
+        Base64URL.encode(NonceManager.opaqueMAC(keyed: keyed.opaque[0], realm: realm))
     }
 
     /// Whether `opaque` is one this server gives out for `realm` (current or previous secret).
     public func isValidOpaque(_ opaque: String, realm: String) -> Bool {
         guard opaque.utf8.count == 24, let raw = Base64URL.decode(opaque) else { return false }
         var matched = false
-        for key in opaqueKeys where ConstantTime.equals(NonceManager.opaqueMAC(key: key, realm: realm), raw) {
+        for key in keyed.opaque where ConstantTime.equals(NonceManager.opaqueMAC(keyed: key, realm: realm), raw) {
             matched = true
         }
         return matched
     }
 
-    private static func mac(key: [UInt8], payload: [UInt8], realm: String, binding: [UInt8]) -> [UInt8] {
-        var h = HMAC<SHA256>(key: SymmetricKey(data: key))
-        h.update(data: nonceLabel)
-        h.update(data: payload)
-        var lengths: [UInt8] = []
-        appendBigEndian(UInt64(realm.utf8.count), bytes: 4, to: &lengths)
-        h.update(data: lengths)
-        h.update(data: Array(realm.utf8))
-        lengths.removeAll()
-        appendBigEndian(UInt64(binding.count), bytes: 4, to: &lengths)
-        h.update(data: lengths)
-        h.update(data: binding)
-        return Array(Array(h.finalize()).prefix(macLength))
+    private static func mac(keyed: HMAC<SHA256>, payload: ArraySlice<UInt8>, realm: String, binding: [UInt8]) -> [UInt8] {
+        // One buffer, one update: label ‖ payload ‖ len ‖ realm ‖ len ‖ binding.
+        var message: [UInt8] = []
+        message.reserveCapacity(nonceLabel.count + payload.count + 8 + realm.utf8.count + binding.count)
+        message.append(contentsOf: nonceLabel)
+        message.append(contentsOf: payload)
+        appendBigEndian(UInt64(realm.utf8.count), bytes: 4, to: &message)
+        message.append(contentsOf: realm.utf8)
+        appendBigEndian(UInt64(binding.count), bytes: 4, to: &message)
+        message.append(contentsOf: binding)
+        var h = keyed
+        h.update(data: message)
+        return h.finalize().withUnsafeBytes { Array($0.prefix(macLength)) }
     }
 
-    private static func opaqueMAC(key: [UInt8], realm: String) -> [UInt8] {
-        var h = HMAC<SHA256>(key: SymmetricKey(data: key))
-        h.update(data: opaqueLabel)
-        h.update(data: Array(realm.utf8))
-        return Array(Array(h.finalize()).prefix(18))
+    private static func opaqueMAC(keyed: HMAC<SHA256>, realm: String) -> [UInt8] {
+        var message = opaqueLabel
+        message.append(contentsOf: realm.utf8)
+        var h = keyed
+        h.update(data: message)
+        return h.finalize().withUnsafeBytes { Array($0.prefix(18)) }
     }
 
     private static func appendBigEndian(_ value: UInt64, bytes: Int, to out: inout [UInt8]) {

@@ -69,9 +69,8 @@ final class RegistrationJournal: @unchecked Sendable {  // confined to the SIP l
         let loop = eventLoop
         let promise = loop.makePromise(of: Void.self)
         let upsertList = Array(batchUpserts.values), deleteList = Array(batchDeletes.values)
-        promise.completeWithTask {
-            try await store.saveBindings(upserts: upsertList, deletes: deleteList)
-        }
+        // Straight onto the database writer's queue and back: no Task per commit.
+        store.saveBindings(upserts: upsertList, deletes: deleteList) { result in promise.completeWith(result.mapError { $0 as any Error }) }
         promise.futureResult.whenComplete { [self] result in
             switch result {
             case .success:

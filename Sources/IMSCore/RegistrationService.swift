@@ -63,8 +63,13 @@ final class RegistrationService: @unchecked Sendable {
         let metrics = stack.metrics
         let flow = source.description
         let ip = source.ipAddress
-        let userKey = ip + "|" + (request.headers.first("Authorization").flatMap { try? DigestCredentials.parse($0) }?.username ?? "")
-        if let wait = userThrottle.blocked(userKey, now: now) ?? addressThrottle.blocked(ip, now: now) {
+        // The per-user key needs the Authorization parsed (the S-CSCF parses it again): only worth it while
+        // some user is throttled or failing, or when this REGISTER failed.
+        func userKey() -> String {
+            ip + "|" + (request.headers.first("Authorization").flatMap { try? DigestCredentials.parse($0) }?.username ?? "")
+        }
+        let tracksUsers = userThrottle.trackedSources > 0
+        if let wait = (tracksUsers ? userThrottle.blocked(userKey(), now: now) : nil) ?? addressThrottle.blocked(ip, now: now) {
             var response = stack.element.reply(request, 403, reason: "Forbidden")
             response.headers.add("Retry-After", String(wait))
             metrics.authThrottled.increment()
@@ -91,7 +96,7 @@ final class RegistrationService: @unchecked Sendable {
             }
             metrics.registerDuration.record(ContinuousClock.now - started)
             if response.statusCode == 403, request.headers.contains("Authorization") {
-                let userBlocked = userThrottle.recordFailure(userKey, now: now)
+                let userBlocked = userThrottle.recordFailure(userKey(), now: now)
                 let addressBlocked = addressThrottle.recordFailure(ip, now: now)
                 if userBlocked || addressBlocked {
                     logger.notice("too many failed authentications from \(ip): refused for a while")
@@ -101,7 +106,7 @@ final class RegistrationService: @unchecked Sendable {
             stack.respond(id, response)
         case .registered(var response, let change, _):
             response.headers.add("Server", SIPElement.serverName)
-            userThrottle.recordSuccess(userKey)
+            if tracksUsers { userThrottle.recordSuccess(userKey()) }
             metrics.authSuccess.increment()
             pcscf.processRegisterResponse(response, flow: flow, now: now)
             bindingsChanged(change, now: now)

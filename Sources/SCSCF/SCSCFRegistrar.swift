@@ -77,7 +77,7 @@ public final class SCSCFRegistrar {
             return .respond(reply(request, 403, "Forbidden"))
         }
         // The HA1 must be over the user name exactly as the client sent it (with or without domain).
-        let bare = !credentials.username.contains("@")
+        let bare = !credentials.username.utf8.contains(UInt8(ascii: "@"))
         let sha256 = credentials.algorithm?.hashFunction == .sha256
         guard let storedHA1 = auth.ha1(sha256: sha256, bareUserName: bare) else {
             if sha256, auth.ha1(sha256: false, bareUserName: bare) != nil {
@@ -132,13 +132,23 @@ public final class SCSCFRegistrar {
         var supported = ["path"]
         if wantsGRUU { supported.append("gruu") }
         // RFC 5626 §6: outbound is in use when the first Path carries `ob` and a contact has a reg-id.
-        let firstPathHasOb = request.headers.values("Path").first.map { $0.contains(";ob") } ?? false
+        let firstPathHasOb = request.headers.firstValue("Path").map { Self.containsOb($0) } ?? false
         if firstPathHasOb && request.contacts.contains(where: { $0.parameters.contains("reg-id") }) {
             response.headers.add("Require", "outbound")
             supported.append("outbound")
         }
         response.headers.add("Supported", supported.joined(separator: ", "))
         return response
+    }
+
+    /// Whether `path` contains ";ob" (a byte scan: `String.contains` of a substring goes through Foundation).
+    static func containsOb(_ path: String) -> Bool {
+        let u = Array(path.utf8)
+        guard u.count >= 3 else { return false }
+        for i in 0...(u.count - 3) where u[i] == UInt8(ascii: ";") && u[i + 1] == UInt8(ascii: "o") && u[i + 2] == UInt8(ascii: "b") {
+            return true
+        }
+        return false
     }
 
     func challenge(_ request: SIPRequest, stale: Bool, now: Int64, algorithms: [DigestAlgorithm]? = nil) -> SIPResponse {

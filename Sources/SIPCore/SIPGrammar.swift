@@ -159,6 +159,15 @@ enum SIPGrammar {
         return out
     }
 
+    /// `percentDecode` as a String; without any escape the bytes become the String directly (no array).
+    static func percentDecodedString(_ bytes: ArraySlice<UInt8>, allowed: ByteSet) -> String? {
+        if !bytes.contains(UInt8(ascii: "%")) {
+            guard bytes.allSatisfy({ allowed.contains($0) }) else { return nil }
+            return string(bytes)
+        }
+        return percentDecode(bytes, allowed: allowed).map { string($0) }
+    }
+
     /// Escapes every byte that is not in `allowed` (and every "%") so that `percentDecode` gives the input back.
     static func percentEncode(_ s: String, allowed: ByteSet) -> String {
         let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
@@ -258,7 +267,7 @@ struct ByteCursor {
     /// Stops (without consuming) at the first byte that is not the start of a parameter.
     mutating func parseParameters() -> SIPParameters? {
         var params = SIPParameters()
-        var seen = Set<String>()
+        var seen = ParameterNameSet()
         while true {
             let save = index
             skipWSP()
@@ -283,9 +292,26 @@ struct ByteCursor {
             }
             let nameString = SIPGrammar.string(name)
             // "any given parameter-name MUST NOT appear more than once" (RFC 3261 §7.3.1).
-            guard seen.insert(SIPGrammar.lowercasedASCII(nameString)).inserted else { return nil }
+            guard seen.insert(nameString, in: params) else { return nil }
             params.items.append((nameString, value))
         }
+    }
+}
+
+/// Duplicate check for parameter names while parsing: a scan of the names so far while there are few
+/// (no hashing, no set allocation for the usual two or three), a set once there are many (no quadratic cost
+/// on a message stuffed with parameters).
+struct ParameterNameSet {
+    static let scanLimit = 8
+    private var set: Set<String>?
+
+    /// True when `name` (compared case-insensitively) is not among `params` yet.
+    mutating func insert(_ name: String, in params: SIPParameters) -> Bool {
+        if set == nil {
+            if params.items.count < Self.scanLimit { return !params.contains(name) }
+            set = Set(params.items.map { SIPGrammar.lowercasedASCII($0.name) })
+        }
+        return set!.insert(SIPGrammar.lowercasedASCII(name)).inserted
     }
 }
 

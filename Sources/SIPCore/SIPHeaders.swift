@@ -56,9 +56,21 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// Every element of a list header, comma-split outside quotes and angle brackets (RFC 3261 §7.3.1).
     public func values(_ name: String) -> [String] {
         let key = HeaderName.canonical(name)
-        let raw = rawValues(name)
-        guard HeaderName.isList(key) else { return raw }
-        return raw.flatMap { HeaderValueSplitter.split($0) }
+        let list = HeaderName.isList(key)
+        var out: [String] = []
+        for field in fields where field.canonicalName == key {
+            if list { HeaderValueSplitter.split(field.value, into: &out) } else { out.append(field.value) }
+        }
+        return out
+    }
+    /// `values(name).first` without splitting every field: the top Via, the first Route.
+    public func firstValue(_ name: String) -> String? {
+        let key = HeaderName.canonical(name)
+        guard HeaderName.isList(key) else { return fields.first { $0.canonicalName == key }?.value }
+        for field in fields where field.canonicalName == key {
+            if let first = HeaderValueSplitter.first(field.value) { return first }
+        }
+        return nil
     }
     public func contains(_ name: String) -> Bool { first(name) != nil }
 
@@ -104,6 +116,24 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
 public enum HeaderValueSplitter {
     public static func split(_ value: String) -> [String] {
         var out: [String] = []
+        split(value, into: &out)
+        return out
+    }
+
+    /// The first non-empty element, as `split(value).first`.
+    public static func first(_ value: String) -> String? {
+        if !value.utf8.contains(UInt8(ascii: ",")) { return trimmedNonEmpty(value) }
+        return split(value).first
+    }
+
+    /// Appends the elements of `value` to `out`.
+    public static func split(_ value: String, into out: inout [String]) {
+        // Most values hold one element: no comma at all means no splitting to do.
+        if !value.utf8.contains(UInt8(ascii: ",")) {
+            if let v = trimmedNonEmpty(value) { out.append(v) }
+            return
+        }
+        var parts: [String] = []
         var current: [UInt8] = []
         var inQuotes = false, escaped = false, angle = 0
         for b in value.utf8 {
@@ -117,13 +147,24 @@ public enum HeaderValueSplitter {
             case UInt8(ascii: "<"): angle += 1; current.append(b)
             case UInt8(ascii: ">"): angle = max(0, angle - 1); current.append(b)
             case UInt8(ascii: ",") where angle == 0:
-                out.append(trim(current)); current.removeAll(keepingCapacity: true)
+                parts.append(trim(current)); current.removeAll(keepingCapacity: true)
             default: current.append(b)
             }
         }
         let last = trim(current)
-        if !last.isEmpty || !out.isEmpty { out.append(last) }
-        return out.filter { !$0.isEmpty }
+        if !last.isEmpty || !parts.isEmpty { parts.append(last) }
+        for part in parts where !part.isEmpty { out.append(part) }
+    }
+
+    @inline(__always) static func isTrimmed(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 13 || b == 10 }
+
+    /// `trim` of the whole value, nil when nothing is left; the value itself when there is nothing to trim.
+    static func trimmedNonEmpty(_ value: String) -> String? {
+        let u = value.utf8
+        guard let f = u.first, let l = u.last else { return nil }
+        if !isTrimmed(f) && !isTrimmed(l) { return value }
+        let t = trim(Array(u))
+        return t.isEmpty ? nil : t
     }
     static func trim(_ bytes: [UInt8]) -> String {
         var s = bytes[...]

@@ -32,7 +32,11 @@ public struct SIPRequest: Sendable, Hashable {
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512 + body.count)
-        SIPSerializer.appendLine(&out, method.rawValue + " " + requestURI + " " + version)
+        SIPSerializer.append(&out, method.rawValue)
+        out.append(0x20)
+        SIPSerializer.append(&out, requestURI)
+        out.append(0x20)
+        SIPSerializer.appendLine(&out, version)
         SIPSerializer.appendHeadersAndBody(&out, headers, body)
         return out
     }
@@ -78,7 +82,11 @@ public struct SIPResponse: Sendable, Hashable {
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512 + body.count)
-        SIPSerializer.appendLine(&out, version + " " + String(statusCode) + " " + reasonPhrase)
+        SIPSerializer.append(&out, version)
+        out.append(0x20)
+        SIPSerializer.appendDecimal(&out, statusCode)
+        out.append(0x20)
+        SIPSerializer.appendLine(&out, reasonPhrase)
         SIPSerializer.appendHeadersAndBody(&out, headers, body)
         return out
     }
@@ -113,9 +121,44 @@ public enum SIPMessage: Sendable, Hashable {
 enum SIPSerializer {
     /// Appends `text` + CRLF; CR and LF inside `text` become SP so that no value can inject a header line.
     static func appendLine(_ out: inout [UInt8], _ text: String) {
-        for b in text.utf8 { out.append(b == 0x0D || b == 0x0A ? 0x20 : b) }
+        append(&out, text)
         out.append(0x0D)
         out.append(0x0A)
+    }
+
+    /// `Name: value` CRLF, written piece by piece: no concatenated String per header line.
+    static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
+        append(&out, name)
+        out.append(UInt8(ascii: ":"))
+        out.append(0x20)
+        appendLine(&out, value)
+    }
+
+    /// `text` with CR and LF replaced by SP; copied in one go when it has neither (the usual case).
+    static func append(_ out: inout [UInt8], _ text: String) {
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            if !bytes.contains(0x0D) && !bytes.contains(0x0A) {
+                out.append(contentsOf: bytes)
+            } else {
+                for b in bytes { out.append(b == 0x0D || b == 0x0A ? 0x20 : b) }
+            }
+        }
+        if done == nil {
+            for b in text.utf8 { out.append(b == 0x0D || b == 0x0A ? 0x20 : b) }
+        }
+    }
+
+    /// A non-negative integer in decimal (negative ones through String).
+    static func appendDecimal(_ out: inout [UInt8], _ value: Int) {
+        guard value >= 0 else { append(&out, String(value)); return }
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            out.append(UInt8(48 + rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     /// Header fields in order as `Name: value`; the first Content-Length is replaced by the body size (other
@@ -126,12 +169,22 @@ enum SIPSerializer {
             if field.canonicalName == "content-length" {
                 if wroteLength { continue }
                 wroteLength = true
-                appendLine(&out, field.name + ": " + String(body.count))
+                append(&out, field.name)
+                out.append(UInt8(ascii: ":"))
+                out.append(0x20)
+                appendDecimal(&out, body.count)
+                out.append(0x0D)
+                out.append(0x0A)
             } else {
-                appendLine(&out, field.name + ": " + field.value)
+                appendField(&out, field.name, field.value)
             }
         }
-        if !wroteLength { appendLine(&out, "Content-Length: " + String(body.count)) }
+        if !wroteLength {
+            append(&out, "Content-Length: ")
+            appendDecimal(&out, body.count)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
         out.append(0x0D)
         out.append(0x0A)
         out.append(contentsOf: body)

@@ -55,6 +55,23 @@ public enum SIPParser {
         return !major.isEmpty && !minor.isEmpty && major.allSatisfy(SIPGrammar.isDigit) && minor.allSatisfy(SIPGrammar.isDigit)
     }
 
+    /// callid = word [ "@" word ] (RFC 3261 §25.1): one pass, no split.
+    static func isCallID(_ v: String) -> Bool {
+        var ats = 0, wordLength = 0
+        for b in v.utf8 {
+            if b == UInt8(ascii: "@") {
+                guard wordLength > 0 else { return false }
+                ats += 1
+                guard ats <= 1 else { return false }
+                wordLength = 0
+            } else {
+                guard SIPGrammar.callIDChar.contains(b) else { return false }
+                wordLength += 1
+            }
+        }
+        return wordLength > 0
+    }
+
     static func isVersion20(_ v: String) -> Bool { SIPGrammar.equalsIgnoringCase(v, "SIP/2.0") }
 
     /// Methods this library knows; a CSeq mismatch on any other method is answered 501 (RFC 4475 §3.1.2.18).
@@ -305,9 +322,7 @@ struct MessageParser {
                 callID += 1
                 guard callID == 1 else { throw .duplicateHeader("Call-ID") }
                 // callid = word [ "@" word ] (RFC 3261 §25.1).
-                let parts = v.utf8.split(separator: UInt8(ascii: "@"), omittingEmptySubsequences: false)
-                guard parts.count <= 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { SIPGrammar.callIDChar.contains($0) } })
-                else { throw .badHeader("Call-ID") }
+                guard SIPParser.isCallID(v) else { throw .badHeader("Call-ID") }
             case "cseq":
                 cseq += 1
                 guard cseq == 1 else { throw .duplicateHeader("CSeq") }

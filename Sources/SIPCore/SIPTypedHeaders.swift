@@ -18,7 +18,7 @@ extension SIPTypedHeaders {
         return out
     }
     public var topVia: Via? {
-        guard let first = headers.values("Via").first else { return nil }
+        guard let first = headers.firstValue("Via") else { return nil }
         return try? Via(parsing: first)
     }
     public var callID: String? { headers.first("Call-ID").map(SIPGrammar.trimWSP) }

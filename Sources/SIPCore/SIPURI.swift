@@ -37,7 +37,11 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     /// Parses `sip:` / `sips:` URIs (RFC 3261 §25.1 SIP-URI, SIPS-URI). Whitespace, angle brackets and broken
     /// %-escapes are errors.
     public init(parsing text: String) throws(SIPParseError) {
-        let bytes = Array(text.utf8)
+        try self.init(parsing: text, bytes: Array(text.utf8))
+    }
+
+    /// `bytes` is `text` as UTF-8 (a caller that already has them saves a copy).
+    init(parsing text: String, bytes: [UInt8]) throws(SIPParseError) {
         guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("URI") }
         let scheme = SIPGrammar.lowercasedASCII(SIPGrammar.string(bytes[..<colon]))
         guard scheme == "sip" || scheme == "sips" else { throw .malformed("URI") }
@@ -51,18 +55,18 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
             let userPart: ArraySlice<UInt8>
             if let pc = info.firstIndex(of: UInt8(ascii: ":")) {
                 userPart = info[..<pc]
-                guard let pw = SIPGrammar.percentDecode(info[(pc + 1)...], allowed: SIPGrammar.password) else {
+                guard let pw = SIPGrammar.percentDecodedString(info[(pc + 1)...], allowed: SIPGrammar.password) else {
                     throw .malformed("URI")
                 }
-                password = SIPGrammar.string(pw)
+                password = pw
             } else {
                 userPart = info
                 password = nil
             }
-            guard !userPart.isEmpty, let u = SIPGrammar.percentDecode(userPart, allowed: SIPGrammar.user) else {
+            guard !userPart.isEmpty, let u = SIPGrammar.percentDecodedString(userPart, allowed: SIPGrammar.user) else {
                 throw .malformed("URI")
             }
-            user = SIPGrammar.string(u)
+            user = u
             i = at + 1
         } else {
             user = nil
@@ -91,7 +95,7 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
 
         // uri-parameters
         parameters = SIPParameters()
-        var seen = Set<String>()
+        var seen = ParameterNameSet()
         while i < bytes.count, bytes[i] == UInt8(ascii: ";") {
             i += 1
             var end = i
@@ -105,19 +109,18 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
                 name = param
                 value = nil
             }
-            guard !name.isEmpty, let n = SIPGrammar.percentDecode(name, allowed: SIPGrammar.param) else {
+            guard !name.isEmpty, let nameString = SIPGrammar.percentDecodedString(name, allowed: SIPGrammar.param) else {
                 throw .malformed("URI")
             }
             var v: String? = nil
             if let value {
-                guard !value.isEmpty, let d = SIPGrammar.percentDecode(value, allowed: SIPGrammar.param) else {
+                guard !value.isEmpty, let d = SIPGrammar.percentDecodedString(value, allowed: SIPGrammar.param) else {
                     throw .malformed("URI")
                 }
-                v = SIPGrammar.string(d)
+                v = d
             }
-            let nameString = SIPGrammar.string(n)
             // A parameter name appears at most once (RFC 3261 §7.3.1); duplicates would make §19.1.4 ambiguous.
-            guard seen.insert(SIPGrammar.lowercasedASCII(nameString)).inserted else { throw .malformed("URI") }
+            guard seen.insert(nameString, in: parameters) else { throw .malformed("URI") }
             parameters.items.append((nameString, v))
             i = end
         }

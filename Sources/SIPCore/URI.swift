@@ -12,7 +12,7 @@ public enum URI: Sendable, Hashable, CustomStringConvertible {
         }
         let scheme = SIPGrammar.lowercasedASCII(SIPGrammar.string(bytes[..<colon]))
         switch scheme {
-        case "sip", "sips": self = .sip(try SIPURI(parsing: text))
+        case "sip", "sips": self = .sip(try SIPURI(parsing: text, bytes: bytes))
         case "tel": self = .tel(try TelURI(parsing: text))
         default:
             let value = bytes[(colon + 1)...]

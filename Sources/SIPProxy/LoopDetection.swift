@@ -9,7 +9,7 @@ extension ProxyCore {
     /// Route is not in the RFC's list; it is included so that a request returning from an application server
     /// (or any hop we pushed a Route for) unchanged otherwise is treated as the spiral it is.
     public static func loopDetectionBranch(for request: SIPRequest, loopContext: String = "") -> String {
-        loopHash(request, topVia: request.headers.values("Via").first, loopContext: loopContext)
+        loopHash(request, topVia: request.headers.firstValue("Via"), loopContext: loopContext)
     }
 
     /// `z9hG4bK` + loop hash + "." + unique part: the branch `forward` generates.
@@ -21,7 +21,7 @@ extension ProxyCore {
     /// retransmissions, e.g. an ACK for 2xx) always gives the same branch, different requests different ones.
     public static func statelessBranch(for request: SIPRequest, loopContext: String = "") -> String {
         var h = StableHasher()
-        h.combine(request.headers.values("Via").first.map(normalizedVia))
+        h.combine(request.headers.firstValue("Via").map(normalizedVia))
         h.combine(request.requestURI)
         h.combine(request.method.rawValue)
         h.combine(loopContext)

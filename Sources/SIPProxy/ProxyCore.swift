@@ -252,7 +252,7 @@ public enum ProxyCore {
     /// ENUM/BGCF/E-CSCF logic. For a request `forward` rewrote for a strict router, use
     /// `prepareForward(...).nextHop` instead.
     public static func nextHop(for request: SIPRequest) -> URI? {
-        if let first = request.headers.values("Route").first, let top = try? NameAddr(parsing: first),
+        if let first = request.headers.firstValue("Route"), let top = try? NameAddr(parsing: first),
            top.uri.sipURI?.isLooseRouter == true {
             return top.uri
         }

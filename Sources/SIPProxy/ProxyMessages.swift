@@ -6,7 +6,7 @@ extension ProxyCore {
     /// transaction downstream), the same Route values, Max-Forwards 70, and an optional RFC 3326 Reason.
     public static func cancel(for forwarded: SIPRequest, reason: String? = nil) -> SIPRequest {
         var h = SIPHeaders()
-        if let via = forwarded.headers.values("Via").first { h.add("Via", via) }
+        if let via = forwarded.headers.firstValue("Via") { h.add("Via", via) }
         h.add("Max-Forwards", String(defaultMaxForwards))
         let routes = forwarded.headers.values("Route")
         if !routes.isEmpty { h.add("Route", routes.joined(separator: ", ")) }
@@ -25,7 +25,7 @@ extension ProxyCore {
     /// like any in-dialog request, using `statelessBranch(for:)` for its Via.)
     public static func ack(for forwarded: SIPRequest, response: SIPResponse) -> SIPRequest {
         var h = SIPHeaders()
-        if let via = forwarded.headers.values("Via").first { h.add("Via", via) }
+        if let via = forwarded.headers.firstValue("Via") { h.add("Via", via) }
         h.add("Max-Forwards", String(defaultMaxForwards))
         let routes = forwarded.headers.values("Route")
         if !routes.isEmpty { h.add("Route", routes.joined(separator: ", ")) }

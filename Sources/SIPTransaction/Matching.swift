@@ -29,7 +29,7 @@ public enum ServerTransactionKey: Hashable, Sendable, CustomStringConvertible {
             self = .rfc3261(branch: branch, sentBy: via.sentBy.lowercased(), method: method)
             return
         }
-        guard let viaText = request.headers.values("Via").first, let callID = request.callID,
+        guard let viaText = request.headers.firstValue("Via"), let callID = request.callID,
               let cseq = request.cseq else { return nil }
         self = .rfc2543(
             requestURI: request.requestURI, toTag: request.toTag, fromTag: request.fromTag, callID: callID,
@@ -46,6 +46,20 @@ public enum ServerTransactionKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     var isRFC2543: Bool { if case .rfc2543 = self { true } else { false } }
+
+    /// Hashes the one field that tells transactions apart (the branch; Call-ID and CSeq for RFC 2543):
+    /// equal keys still hash equal, and the index hashes every key on insert, lookup, removal and resize.
+    public func hash(into h: inout Hasher) {
+        switch self {
+        case .rfc3261(let branch, _, _):
+            h.combine(0 as UInt8)
+            h.combine(branch)
+        case .rfc2543(_, _, _, let callID, let sequence, _, _):
+            h.combine(1 as UInt8)
+            h.combine(callID)
+            h.combine(sequence)
+        }
+    }
 
     public var description: String {
         switch self {

@@ -16,7 +16,7 @@ enum TxnMessages {
     /// Via, the To of the response, the INVITE's Route header fields.
     static func ack(for invite: SIPRequest, response: SIPResponse) -> SIPRequest {
         var h = SIPHeaders()
-        if let via = invite.headers.values("Via").first { h.add("Via", via) }
+        if let via = invite.headers.firstValue("Via") { h.add("Via", via) }
         h.add("Max-Forwards", invite.headers.first("Max-Forwards") ?? "70")
         for route in invite.headers.rawValues("Route") { h.add("Route", route) }
         if let from = invite.headers.first("From") { h.add("From", from) }
@@ -31,7 +31,7 @@ enum TxnMessages {
     /// Via equal to the request's top Via; the same Route header fields.
     static func cancel(for request: SIPRequest) -> SIPRequest {
         var h = SIPHeaders()
-        if let via = request.headers.values("Via").first { h.add("Via", via) }
+        if let via = request.headers.firstValue("Via") { h.add("Via", via) }
         h.add("Max-Forwards", request.headers.first("Max-Forwards") ?? "70")
         for route in request.headers.rawValues("Route") { h.add("Route", route) }
         if let from = request.headers.first("From") { h.add("From", from) }

@@ -48,3 +48,49 @@ struct TimerQueue<Owner: Hashable & Sendable>: Sendable {
         return top
     }
 }
+
+/// The queue sequence number of each armed timer of one transaction, nil when not armed. Fixed inline
+/// storage, one slot per timer: a transaction arms a few timers over its life and a dictionary per
+/// transaction costs an allocation and rehashing as it grows.
+struct ArmedTimers: Equatable {
+    // 0 = not armed (sequence numbers start at 1).
+    private var slots: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+    init() {}
+
+    private static func slot(_ timer: SIPTimer) -> Int {
+        switch timer {
+        case .a: 0
+        case .b: 1
+        case .d: 2
+        case .e: 3
+        case .f: 4
+        case .g: 5
+        case .h: 6
+        case .i: 7
+        case .j: 8
+        case .k: 9
+        case .l: 10
+        case .m: 11
+        case .trying: 12
+        }
+    }
+
+    subscript(_ timer: SIPTimer) -> UInt64? {
+        get {
+            let i = Self.slot(timer)
+            let v = withUnsafeBytes(of: slots) { $0.load(fromByteOffset: i * 8, as: UInt64.self) }
+            return v == 0 ? nil : v
+        }
+        set {
+            precondition(newValue != 0, "timer sequence numbers start at 1")
+            let i = Self.slot(timer)
+            withUnsafeMutableBytes(of: &slots) { $0.storeBytes(of: newValue ?? 0, toByteOffset: i * 8, as: UInt64.self) }
+        }
+    }
+
+    static func == (a: ArmedTimers, b: ArmedTimers) -> Bool {
+        withUnsafeBytes(of: a.slots) { x in withUnsafeBytes(of: b.slots) { y in x.elementsEqual(y) } }
+    }
+}

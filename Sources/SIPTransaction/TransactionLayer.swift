@@ -176,7 +176,7 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         /// RFC 2543 INVITE transactions: keys under which ACKs (carrying the To tag of a sent response) match.
         var ackKeys: [ServerTransactionKey] = []
         /// Sequence number of each armed timer's queue entry.
-        var armed: [SIPTimer: UInt64] = [:]
+        var armed = ArmedTimers()
     }
 
     private struct ClientEntry {
@@ -184,7 +184,7 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         let peer: Peer
         let reliable: Bool
         let key: ClientTransactionKey
-        var armed: [SIPTimer: UInt64] = [:]
+        var armed = ArmedTimers()
     }
 
     /// A non-INVITE server transaction over an unreliable transport in Completed (RFC 3261 §17.2.2): all
@@ -321,7 +321,7 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     ) throws(TransactionError) -> (ClientTransactionID, [LayerAction<Peer>]) {
         guard request.method != .ack else { throw .ackIsNotATransaction }
         var request = request
-        guard let via = request.topVia, let viaText = request.headers.values("Via").first else { throw .missingVia }
+        guard let via = request.topVia, let viaText = request.headers.firstValue("Via") else { throw .missingVia }
         guard let cseq = request.cseq else { throw .missingCSeq }
         guard cseq.method == request.method else { throw .cseqMethodMismatch }
         if via.branch == nil {

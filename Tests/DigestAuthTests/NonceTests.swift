@@ -21,6 +21,33 @@ struct NonceTests {
         #expect(m.validate(nonce, realm: realm, now: t0 + 300) == .valid(issuedAt: t0))
     }
 
+    /// Fixed values computed outside Swift from the documented construction (HMAC-SHA256 with the derived
+    /// keys): nonces and opaques stay the same bytes however the MACs are computed, so nonces issued before
+    /// an upgrade still validate after it.
+    @Test("Wire format pinned: nonce and opaque bytes from the documented construction")
+    func pinnedWireFormat() throws {
+        struct Fixed: RandomNumberGenerator {
+            var values: [UInt64] = [0x0102_0304_0506_0708, 0x1112_1314_1516_1718]
+            mutating func next() -> UInt64 { values.removeFirst() }
+        }
+        let m = try manager()
+        var g = Fixed()
+        let plain = m.issue(realm: realm, now: t0, using: &g)
+        #expect(plain == "AAAAAGVT8QAIBwYFBAMCARgXFhWDGxRfgA6yGg9fhsyYVvMg")
+        g = Fixed()
+        let bound = m.issue(realm: realm, now: t0, binding: Array("sip:alice@ims.example.com".utf8), using: &g)
+        #expect(bound == "AAAAAGVT8QAIBwYFBAMCARgXFhVBezsr5DmwIPQaUqSjt45P")
+        #expect(m.opaque(realm: realm) == "g4H9Y7C3T_3TwzU5WumwEFVt")
+        // The keyed HMAC states are reused: many MACs in a row stay right.
+        for _ in 0..<3 {
+            #expect(m.validate(plain, realm: realm, now: t0) == .valid(issuedAt: t0))
+            #expect(m.validate(bound, realm: realm, now: t0, binding: Array("sip:alice@ims.example.com".utf8)) == .valid(issuedAt: t0))
+            #expect(m.validate(bound, realm: realm, now: t0) == .invalid)
+            #expect(m.isValidOpaque("g4H9Y7C3T_3TwzU5WumwEFVt", realm: realm))
+            #expect(!m.isValidOpaque("g4H9Y7C3T_3TwzU5WumwEFVt", realm: "other.example.com"))
+        }
+    }
+
     @Test("Nonces are unique")
     func unique() throws {
         let m = try manager()

@@ -80,3 +80,38 @@ struct TimerTests {
         #expect(q.isEmpty)
     }
 }
+
+@Suite("Armed timer slots and transaction key hashing")
+struct ArmedTimersTests {
+    @Test func everyTimerHasItsOwnSlot() {
+        var armed = ArmedTimers()
+        for (n, timer) in SIPTimer.allCases.enumerated() {
+            #expect(armed[timer] == nil)
+            armed[timer] = UInt64(n + 1)
+        }
+        for (n, timer) in SIPTimer.allCases.enumerated() { #expect(armed[timer] == UInt64(n + 1)) }
+        armed[.j] = nil
+        #expect(armed[.j] == nil)
+        #expect(armed[.k] == UInt64(SIPTimer.allCases.firstIndex(of: .k)! + 1))
+        armed[.j] = 42
+        #expect(armed[.j] == 42)
+        #expect(ArmedTimers() == ArmedTimers())
+        #expect(armed != ArmedTimers())
+    }
+
+    @Test func keysThatDifferOnlyOutsideTheHashStayDistinct() {
+        let a = ServerTransactionKey.rfc3261(branch: "z9hG4bK1", sentBy: "a:5060", method: .register)
+        let b = ServerTransactionKey.rfc3261(branch: "z9hG4bK1", sentBy: "b:5060", method: .register)
+        let c = ServerTransactionKey.rfc3261(branch: "z9hG4bK1", sentBy: "a:5060", method: .cancel)
+        #expect(a.hashValue == ServerTransactionKey.rfc3261(branch: "z9hG4bK1", sentBy: "a:5060", method: .register).hashValue)
+        #expect(a != b && a != c)
+        var index: [ServerTransactionKey: Int] = [a: 1, b: 2, c: 3]
+        #expect(index[a] == 1 && index[b] == 2 && index[c] == 3)
+        index[b] = nil
+        #expect(index[a] == 1 && index[b] == nil && index[c] == 3)
+        let old = ServerTransactionKey.rfc2543(requestURI: "sip:x", toTag: nil, fromTag: "f", callID: "c", sequence: 1,
+                                               method: .register, topVia: "SIP/2.0/UDP h")
+        #expect(old != old.withToTag("t"))
+        #expect(Set([old, old.withToTag("t")]).count == 2)
+    }
+}
