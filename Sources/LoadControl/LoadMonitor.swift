@@ -8,9 +8,10 @@
 /// what the budget left after refusals pays for. At the equilibrium that estimate is exactly the
 /// admitted rate, above it the rate falls and below it the rate rises in proportion, so a flood is
 /// cut to size within one window and a drained backlog does not keep cutting. A backlog in the
-/// socket (reads coming back full for tens of milliseconds on end), kernel drops or loop lag above the target mean the
-/// thread is behind whatever its CPU figure says (e.g. it is not getting a core): the budget shrinks
-/// until they clear.
+/// socket (reads coming back full for a fifth of a second on end), kernel drops, loop lag above
+/// the target or slow commits mean the thread is behind whatever its CPU figure says (e.g. it is not
+/// getting a core): the budget shrinks until they clear. Requests that waited in the socket longer
+/// than a retransmission interval are refused outright.
 public struct LoadMonitor: Sendable {
     public struct Settings: Sendable {
         /// Event-loop lag the element aims to keep. The initial rate is deliberately above what one box
@@ -21,7 +22,7 @@ public struct LoadMonitor: Sendable {
         /// How long socket reads may keep coming back full (more datagrams waiting than one read
         /// batch takes) before the element counts as behind, in seconds. Near full load single full
         /// batches are normal; a long run of them is a queue building in the kernel.
-        public var targetBacklogAge: Double = 0.05
+        public var targetBacklogAge: Double = 0.2
         /// How long requests may take end to end (e.g. a REGISTER until its binding is on disk) on
         /// average before the element counts as behind, in seconds. Much longer than the loop lag
         /// target: a database checkpoint stalls commits now and then without anything being overloaded.
@@ -220,7 +221,7 @@ public struct LoadMonitor: Sendable {
             // A thread behind without being busy did not get the CPU; one such window can be a stall
             // (preempted, a page fault storm), so only a second one in a row is taken as the new normal.
             let got = behindWindows >= 1 ? busy : max(busy, settings.targetUtilisation)
-            usable = min(usable, got) * 0.85
+            usable = min(usable, got) * 0.9
         }
         behindWindows = behind ? behindWindows + 1 : 0
         if lagging { usable *= 1 - 0.3 * min(1, (smoothedLatency - target) / target) }
@@ -238,15 +239,20 @@ public struct LoadMonitor: Sendable {
                 next = admittedRate * budget / serving
             }
             rate = max(settings.minRate, max(min(rate, max(admittedRate, settings.minRate)) * 0.5, min(next, rate)))
-        } else if rejectedSinceAdjust > 0 {
-            // Room below every target and demand refused: rise toward what the budget pays for, by half
-            // again per window while the thread is mostly idle and nothing waits, else by a tenth (a
-            // thread that was just behind must not swing straight back into it); always by a little,
-            // so a stale estimate cannot pin the rate.
+        } else {
+            // Room below every target. With demand refused: rise toward what the budget pays for, by
+            // half again per window while the thread is mostly idle and nothing waits, else by a tenth
+            // (a thread that was just behind must not swing straight back into it); always by a little,
+            // so a stale estimate cannot pin the rate. Without refusals: open up to what the budget
+            // pays for anyway, so a step up in load finds the room already there.
             let idle = busy < settings.targetUtilisation * 0.7 && backlog < settings.targetBacklogAge / 5
-            var next = rate * (idle ? 1.5 : 1.1)
-            if let cost = costPerAdmission, cost > 0 { next = min(next, budget / cost) }
-            rate = min(settings.maxRate, max(rate + max(10, rate * 0.02), next))
+            let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
+            if rejectedSinceAdjust > 0 {
+                let next = min(rate * (idle ? 1.5 : 1.1), fits)
+                rate = min(settings.maxRate, max(rate + max(10, rate * 0.02), next))
+            } else {
+                rate = min(settings.maxRate, max(rate, min(rate * 1.5, fits)))
+            }
         }
         windows += 1
         lastWindow = Window(rateBefore: rateBefore, rateAfter: rate, busy: busy, refusing: refusing, backlog: backlog, lag: smoothedLatency,
