@@ -205,18 +205,7 @@ public struct SubscriberTables: Sendable {
         let keyHash = name.withUnsafeBufferPointer { hash($0) }
         guard let handle = name.withUnsafeBufferPointer({ impiHandle($0, hash: keyHash) }) else {
             guard let info else { return }
-            let offset = appendIMPIRecord(name: name, auth: info)
-            let handle: UInt32
-            if let reused = freeIMPIs.popLast() {
-                handle = reused
-                impiOffsets[Int(handle)] = offset
-                impiFirstSet[Int(handle)] = Self.none
-            } else {
-                handle = UInt32(impiOffsets.count)
-                impiOffsets.append(offset)
-                impiFirstSet.append(Self.none)
-            }
-            withIMPIIndex { index, tables in index.insert(handle, hash: keyHash) { tables.impiHash($0) } }
+            _ = insertIMPI(name: name, hash: keyHash, auth: info)
             authCount += 1
             return
         }
@@ -423,7 +412,12 @@ public struct SubscriberTables: Sendable {
         let name = Array(impi.utf8)
         let keyHash = name.withUnsafeBufferPointer { hash($0) }
         if let handle = name.withUnsafeBufferPointer({ impiHandle($0, hash: keyHash) }) { return handle }
-        let offset = appendIMPIRecord(name: name, auth: nil)
+        return insertIMPI(name: name, hash: keyHash, auth: nil)
+    }
+
+    /// A new IMPI record (a freed handle reused when there is one), indexed under `hash`.
+    private mutating func insertIMPI(name: [UInt8], hash keyHash: Int, auth: AuthInfo?) -> UInt32 {
+        let offset = appendIMPIRecord(name: name, auth: auth)
         let handle: UInt32
         if let reused = freeIMPIs.popLast() {
             handle = reused
