@@ -22,7 +22,7 @@
 #   REG_RATES="2000 4000 6000 8000 10000" REG_SECS=10  CALL_RATES="200 400 800 1100 1400" CALL_SECS=10
 #   CALL_HOLD_MS=1000  FILL_RATE=1000  NSUB=10000  NSUB_BIG=100000 (0: skip the 100k restart)
 #   KAMAILIO=1 (0: cw-aio only, ratios print n/a)  KAMAILIO_PEER=<repo>/../shared/peers/kamailio
-#   CW_AIO=<repo>/.build/release/cw-aio  BENCH_DIR=<new /tmp/cw-aio-bench.XXXX>  BUDGET_S=200
+#   CW_AIO=<repo>/.build/release/cw-aio  BENCH_DIR=<new /tmp/cw-aio-bench.XXXX>  BUDGET_S=300
 #   cw-aio ports: PORT=5470 (TLS PORT+1) HSS_PORT=8470 HTTP_PORT=8471 UAS_PORT=5490 REG_PORT=5491
 #   UAC_PORT=5492; Kamailio: KAM_PORT=5570 KAM_UAS_PORT=5590 KAM_REG_PORT=5591 KAM_UAC_PORT=5592
 #   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)
@@ -45,7 +45,7 @@ CALL_HOLD_MS=${CALL_HOLD_MS:-1000}
 FILL_RATE=${FILL_RATE:-1000}
 NSUB=${NSUB:-10000}
 NSUB_BIG=${NSUB_BIG:-100000}
-BUDGET_S=${BUDGET_S:-200}
+BUDGET_S=${BUDGET_S:-300}
 PORT=${PORT:-5470}
 HSS_PORT=${HSS_PORT:-8470}
 HTTP_PORT=${HTTP_PORT:-8471}
