@@ -68,7 +68,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             cpuSample = (now, cpu, refusing)
             lagExpected = now + .milliseconds(20)
             let backlog = Double(transport.takeBacklogAge(now: now).nanoseconds) / 1e9
-            transport.udpReceiveQueue { [self] _, _, drops in
+            transport.udpReceiveDrops { [self] drops in
                 let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
                 udpDrops = drops
                 load.record(backlogAge: backlog, drops: newDrops, now: Self.seconds(now))

@@ -267,17 +267,17 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     // MARK: outbound
 
-    /// The UDP socket's receive queue (Linux SO_MEMINFO): bytes waiting, the buffer's size and the
-    /// datagrams the kernel dropped because it was full. This is the overload signal a UDP element
-    /// cannot see otherwise: excess never reaches the loop, it waits or is dropped in the kernel.
-    public func udpReceiveQueue(_ body: @escaping @Sendable (_ queued: Int, _ capacity: Int, _ drops: UInt32) -> Void) {
+    /// Datagrams the kernel dropped so far because the UDP receive buffer was full (Linux SO_MEMINFO):
+    /// excess that never reached the loop. (The same call's memory figure is not used: the kernel
+    /// releases UDP receive memory lazily, so it reads up to a quarter of the buffer high.)
+    public func udpReceiveDrops(_ body: @escaping @Sendable (_ drops: UInt32) -> Void) {
         #if os(Linux)
         guard let provider = udpChannel as? SocketOptionProvider else { return }
         typealias MemInfo = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
         let future: EventLoopFuture<MemInfo> = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
                                                                               name: SocketOptionName(55))  // SO_MEMINFO
-        // SK_MEMINFO_RMEM_ALLOC = 0, SK_MEMINFO_RCVBUF = 1, SK_MEMINFO_DROPS = 8 (linux/sock_diag.h)
-        future.whenSuccess { m in body(Int(m.0), Int(m.1), m.8) }
+        // SK_MEMINFO_DROPS = 8 (linux/sock_diag.h)
+        future.whenSuccess { m in body(m.8) }
         #endif
     }
 
