@@ -7,19 +7,6 @@ public struct SIPRequest: Sendable, Hashable {
     public var headers: SIPHeaders
     public var body: [UInt8]
 
-    /// What a finished transaction still needs of its request (RFC 3261 §17.2.3 matching and
-    /// §8.2.6.2 response headers): the request line, Via, From, To, Call-ID and CSeq; no body. A
-    /// transaction waiting out Timer J keeps this instead of the whole message.
-    public var skeleton: SIPRequest {
-        let kept = headers.fields.filter {
-            switch $0.canonicalName {
-            case "via", "from", "to", "call-id", "cseq": true
-            default: false
-            }
-        }
-        return SIPRequest(method: method, requestURI: requestURI, version: version, headers: SIPHeaders(kept))
-    }
-
     public init(method: SIPMethod, requestURI: String, version: String = "SIP/2.0", headers: SIPHeaders = SIPHeaders(), body: [UInt8] = []) {
         self.method = method
         self.requestURI = requestURI

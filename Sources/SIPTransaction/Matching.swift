@@ -16,6 +16,14 @@ public enum ServerTransactionKey: Hashable, Sendable, CustomStringConvertible {
         self.init(request: request, method: request.method == .ack ? .invite : request.method)
     }
 
+    /// The key of the transaction a request seen only by ``RequestGlance`` (before parsing) belongs to:
+    /// RFC 3261 keys only (the RFC 2543 fallback needs the parsed request); the glance's sent-by is
+    /// already lower-cased.
+    public init?(glance: RequestGlance) {
+        guard let branch = glance.branch, branch.hasPrefix(Via.magicCookie) else { return nil }
+        self = .rfc3261(branch: branch, sentBy: glance.sentBy, method: glance.method == .ack ? .invite : glance.method)
+    }
+
     /// The key of the INVITE server transaction a CANCEL refers to (RFC 3261 §9.2: matched like any request,
     /// but with method INVITE).
     public init?(inviteCancelledBy cancel: SIPRequest) {

@@ -153,9 +153,7 @@ public struct ServerInviteTransaction: Hashable, Sendable {
 /// Trying --1xx from TU--> Proceeding; Trying/Proceeding --200-699 from TU--> Completed (Timer J) --> Terminated.
 /// Retransmissions are absorbed in Trying and answered with the last response otherwise.
 public struct ServerNonInviteTransaction: Hashable, Sendable {
-    /// The request; once Completed only its ``SIPRequest/skeleton`` (a UDP transaction waits out
-    /// Timer J, 32 s, and thousands of them at a time must not keep whole messages).
-    public private(set) var request: SIPRequest
+    public let request: SIPRequest
     public let reliable: Bool
     public let config: SIPTimerConfig
     public private(set) var state: TransactionState = .idle
@@ -194,7 +192,6 @@ public struct ServerNonInviteTransaction: Hashable, Sendable {
                 let j = config.timerJ(reliable: reliable)
                 if j > .zero {
                     state = .completed
-                    request = request.skeleton
                     out.append(.startTimer(.j, j))
                 } else {
                     state = .terminated

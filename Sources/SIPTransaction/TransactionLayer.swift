@@ -397,9 +397,7 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             guard let entry = clients.removeValue(forKey: c) else { return [] }
             if clientIndex[entry.key] == c { clientIndex[entry.key] = nil }
         case .server(let s):
-            if let entry = completed.removeValue(forKey: s) {
-                if serverIndex[entry.key] == s { serverIndex[entry.key] = nil }
-            } else {
+            if removeCompleted(s) == nil {
                 guard let entry = servers.removeValue(forKey: s) else { return [] }
                 removeIndexes(of: s, entry)
             }
@@ -473,6 +471,14 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         while let top = timers.first, !isArmed(top) { timers.popFirst() }
     }
 
+    /// Drops a transaction kept as bytes and its index entry.
+    @discardableResult
+    private func removeCompleted(_ id: ServerTransactionID) -> CompletedEntry? {
+        guard let done = completed.removeValue(forKey: id) else { return nil }
+        if serverIndex[done.key] == id { serverIndex[done.key] = nil }
+        return done
+    }
+
     private func removeIndexes(of id: ServerTransactionID, _ entry: ServerEntry) {
         if serverIndex[entry.key] == id { serverIndex[entry.key] = nil }
         for k in entry.ackKeys where ackIndex[k] == id { ackIndex[k] = nil }
@@ -487,8 +493,13 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             return
         }
         guard var entry = servers[id] else { return }
-        let firstAction = out.count
         let actions = entry.machine.handle(event)
+        // A non-INVITE transaction over UDP that has just completed is kept as its final response's
+        // bytes (``CompletedEntry``): serialized once here, and this batch's only send is that final.
+        var finalWire: [UInt8]?
+        if !entry.reliable, case .nonInvite(let t) = entry.machine, t.state == .completed, let final = t.lastFinal {
+            finalWire = SIPMessage.response(final).serialized()
+        }
         var terminated = false
         for action in actions {
             switch action {
@@ -501,7 +512,11 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
                         entry.ackKeys.append(k)
                     }
                 }
-                out.append(.send(.response(response), to: entry.peer, reliable: entry.reliable))
+                if let finalWire {
+                    out.append(.sendWire(finalWire, to: entry.peer, reliable: false))
+                } else {
+                    out.append(.send(.response(response), to: entry.peer, reliable: entry.reliable))
+                }
             case .deliverRequest(let r):
                 if r.method == .cancel {
                     out.append(.cancel(r, matchingInvite: matchingInvite(forCancel: r), own: id, from: source ?? entry.peer))
@@ -526,15 +541,9 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
             servers[id] = nil
             removeIndexes(of: id, entry)
             out.append(.terminated(.server(id)))
-        } else if !entry.reliable, case .nonInvite(let t) = entry.machine, t.state == .completed,
-                  let final = t.lastFinal, let timerJ = entry.armed[.j] {
-            // Keep the final response as bytes and send those: serialized once, retransmitted as is.
-            let wire = SIPMessage.response(final).serialized()
-            if let i = out[firstAction...].lastIndex(where: { if case .send(.response(final), _, _) = $0 { true } else { false } }) {
-                out[i] = .sendWire(wire, to: entry.peer, reliable: false)
-            }
+        } else if let finalWire, let timerJ = entry.armed[.j] {
             servers[id] = nil
-            completed[id] = CompletedEntry(key: entry.key, peer: entry.peer, wire: wire, timerJ: timerJ)
+            completed[id] = CompletedEntry(key: entry.key, peer: entry.peer, wire: finalWire, timerJ: timerJ)
         } else {
             servers[id] = entry
         }
@@ -547,12 +556,10 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
         case .request:
             out.append(.sendWire(done.wire, to: done.peer, reliable: false))
         case .timerFired(.j):
-            completed[id] = nil
-            if serverIndex[done.key] == id { serverIndex[done.key] = nil }
+            removeCompleted(id)
             out.append(.terminated(.server(id)))
         case .transportError:
-            completed[id] = nil
-            if serverIndex[done.key] == id { serverIndex[done.key] = nil }
+            removeCompleted(id)
             out.append(.transportError(.server(id), response: nil))
             out.append(.terminated(.server(id)))
         default:
