@@ -59,7 +59,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             let lag = now > lagExpected ? Double((now - lagExpected).nanoseconds) / 1e9 : 0
             load.record(latency: lag, now: Self.seconds(now))
             let cpu = ThreadCPUClock.now()
-            let refusing = transport.refusalNanoseconds
+            let refusing = transport.preParseNanoseconds
             let wall = Double((now - cpuSample.wall).nanoseconds)
             if wall > 0, let cpu, let before = cpuSample.cpu {
                 load.record(utilisation: Double(cpu - before) / wall, refusing: Double(refusing &- cpuSample.refusing) / wall,
@@ -117,10 +117,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         perform(transactions.receive(message, from: source, reliable: source.transport.isReliable, now: Self.now()))
     }
 
-    func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
-        let key: ServerTransactionKey? = glance.branch.flatMap {
-            $0.hasPrefix(Via.magicCookie) ? .rfc3261(branch: $0, sentBy: glance.sentBy, method: glance.method) : nil
-        }
+    func transport(_ transport: SIPTransportLayer, answerBeforeParsing glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
+        let key = ServerTransactionKey(glance: glance)
         // A retransmission for a finished non-INVITE transaction: its stored final response, unparsed.
         if let key, let (wire, peer) = transactions.storedResponse(for: key) {
             transport.send(wire, to: peer)
@@ -171,7 +169,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("bindings", registrations?.scscf.registrar.bindingCount ?? 0),
          ("reg_event_subscriptions", registrations?.regEvents.count ?? 0),
          ("open_connections", transport.openConnectionCount),
-         // Overload controller: admitted initial requests/s, and its three signals.
+         // Overload controller: admitted initial requests/s, refusals, and its signals.
          ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),

@@ -13,11 +13,11 @@ public protocol SIPTransportDelegate: AnyObject {
     /// Before the full parse: the stateless response to send instead of handling the request (e.g. 503 +
     /// Retry-After under overload), an empty array when the delegate answered it itself (e.g. a
     /// retransmission), or nil to handle it.
-    func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]?
+    func transport(_ transport: SIPTransportLayer, answerBeforeParsing glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]?
 }
 
 extension SIPTransportDelegate {
-    public func transport(_ transport: SIPTransportLayer, refuse glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? { nil }
+    public func transport(_ transport: SIPTransportLayer, answerBeforeParsing glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? { nil }
 }
 
 /// Listening sockets and open flows for UDP, TCP and TLS, all on one event loop.
@@ -25,8 +25,6 @@ extension SIPTransportDelegate {
 /// Every method must be called on `eventLoop`; all state is confined to it (hence `@unchecked Sendable`:
 /// NIO closures are `@Sendable`, but they only ever run on this loop).
 public final class SIPTransportLayer: @unchecked Sendable {
-    /// Ask the delegate about each request before parsing it (retransmissions, overload control).
-    public var preParse = true
     public struct Settings: Sendable {
         public var bindAddress: String
         public var udpPort: Int?
@@ -59,21 +57,20 @@ public final class SIPTransportLayer: @unchecked Sendable {
     let logger: Logger
 
     private var udpChannel: Channel?
-    /// Open while the UDP handler delivers one read batch: datagrams written meanwhile go out together
-    /// when the batch ends (one sendmmsg instead of a sendmsg each; the answers to a batch wait for
-    /// at most the batch itself).
-    private var udpBatchOpen = false
-    private var udpFlushPending = false
+    /// Datagrams read so far in the read batch being handled (0 between batches). While a batch is
+    /// open, datagrams written go out together when it ends (one sendmmsg instead of a sendmsg each;
+    /// the answers to a batch wait for at most the batch itself).
     private var udpBatchSize = 0
+    private var udpFlushPending = false
     /// Since when every UDP read batch has come back full (the socket held more than a batch takes),
     /// and the longest such run that ended since the last `takeBacklogAge`. At high load single full
-    /// batches are normal; a run of them lasting tens of milliseconds means datagrams are queueing in
+    /// batches are normal; a long run of them means datagrams are queueing in
     /// the kernel faster than the loop reads them. (The socket's memory figure cannot say this: the
     /// kernel releases UDP receive memory lazily, up to a quarter of the buffer late.)
     private var fullReadsSince: NIODeadline?
     private var longestFullRun: Int64 = 0
     /// Time spent answering requests before parsing (refusals, retransmissions), nanoseconds so far.
-    public private(set) var refusalNanoseconds: UInt64 = 0
+    public private(set) var preParseNanoseconds: UInt64 = 0
     private var listeners: [Channel] = []
     private var connections: [Int: Channel] = [:]
     private var flows: [FlowKey: Int] = [:]
@@ -208,19 +205,15 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     /// The longest run of full UDP read batches since the last call, counting one still going on.
     public func takeBacklogAge(now: NIODeadline) -> TimeAmount {
-        var longest = longestFullRun
-        if let since = fullReadsSince { longest = max(longest, (now - since).nanoseconds) }
-        longestFullRun = 0
-        return .nanoseconds(longest)
+        defer { longestFullRun = 0 }
+        return .nanoseconds(max(longestFullRun, currentBacklogAge(now: now).nanoseconds))
     }
 
     func udpDatagramRead() {
-        udpBatchOpen = true
         udpBatchSize += 1
     }
 
     func endUDPBatch() {
-        udpBatchOpen = false
         if udpBatchSize > 0 {
             if udpBatchSize >= Self.udpVectorRead * Self.udpReadsPerBatch {
                 if fullReadsSince == nil { fullReadsSince = .now() }
@@ -237,14 +230,12 @@ public final class SIPTransportLayer: @unchecked Sendable {
     }
 
     func deliver(_ bytes: [UInt8], from source: SIPEndpoint) {
-        if preParse {
-            let started = NIODeadline.now()
-            if let glance = RequestGlance(bytes), let answer = delegate?.transport(self, refuse: glance, from: source) {
-                // Answered before parsing: a fraction of what serving would cost.
-                if !answer.isEmpty { send(answer, to: source) }
-                refusalNanoseconds &+= UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
-                return
-            }
+        let started = NIODeadline.now()
+        if let glance = RequestGlance(bytes), let answer = delegate?.transport(self, answerBeforeParsing: glance, from: source) {
+            // Answered before parsing: a fraction of what serving would cost.
+            if !answer.isEmpty { send(answer, to: source) }
+            preParseNanoseconds &+= UInt64(max(0, (NIODeadline.now() - started).nanoseconds))
+            return
         }
         do {
             var message = try SIPParser.parse(bytes, maxMessageSize: settings.maxMessageSize)
@@ -297,7 +288,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
         case .udp:
             guard let channel = udpChannel else { return }
             let envelope = AddressedEnvelope(remoteAddress: endpoint.address, data: buffer)
-            if udpBatchOpen {
+            if udpBatchSize > 0 {
                 channel.write(envelope, promise: nil)
                 udpFlushPending = true
             } else {
