@@ -66,16 +66,20 @@ public struct LoadMonitor: Sendable {
     public private(set) var rejected: Int = 0
     private var tokens: Double
     private var lastRefill: Double?
-    private var samples = 0
-    private var rejectedSinceAdjust = 0
-    private var admittedSinceAdjust = 0
-    private var dropsSinceAdjust = 0
-    /// The longest run of full reads seen this window (seconds).
-    private var backlogSinceAdjust = 0.0
-    /// CPU time (busy, and of it spent refusing) and wall time covered by utilisation samples this window.
-    private var busySinceAdjust = 0.0
-    private var refusingSinceAdjust = 0.0
-    private var sampledSinceAdjust = 0.0
+    /// What the current window has seen so far; starts over at each rate decision.
+    private struct Tally {
+        var latencySamples = 0
+        var admitted = 0
+        var rejected = 0
+        var drops = 0
+        /// The longest run of full reads (seconds).
+        var backlog = 0.0
+        /// CPU time (busy, and of it spent refusing) and wall time covered by utilisation samples.
+        var busy = 0.0
+        var refusing = 0.0
+        var sampled = 0.0
+    }
+    private var tally = Tally()
     private var lastUtilisationAt: Double?
     private var lastAdjust: Double?
     /// Consecutive windows that ended behind.
@@ -116,11 +120,11 @@ public struct LoadMonitor: Sendable {
         if tokens >= 1, !(queueDelay > settings.maxQueueDelay) {
             tokens -= 1
             admitted += 1
-            admittedSinceAdjust += 1
+            tally.admitted += 1
             return true
         }
         rejected += 1
-        rejectedSinceAdjust += 1
+        tally.rejected += 1
         return false
     }
 
@@ -130,7 +134,7 @@ public struct LoadMonitor: Sendable {
         // Exponentially weighted, reacting faster upward than downward.
         let alpha = latency > smoothedLatency ? 0.3 : 0.1
         smoothedLatency += alpha * (latency - smoothedLatency)
-        samples += 1
+        tally.latencySamples += 1
         adjustIfDue(now: now)
     }
 
@@ -150,9 +154,9 @@ public struct LoadMonitor: Sendable {
         smoothedUtilisation += 0.2 * (u - smoothedUtilisation)
         if let last = lastUtilisationAt, now > last {
             let dt = now - last
-            busySinceAdjust += u * dt
-            refusingSinceAdjust += min(refusing, u) * dt
-            sampledSinceAdjust += dt
+            tally.busy += u * dt
+            tally.refusing += min(refusing, u) * dt
+            tally.sampled += dt
         }
         lastUtilisationAt = max(lastUtilisationAt ?? now, now)
         adjustIfDue(now: now)
@@ -164,8 +168,8 @@ public struct LoadMonitor: Sendable {
     public mutating func record(backlogAge: Double, drops: Int, now: Double) {
         guard backlogAge.isFinite, backlogAge >= 0 else { return }
         smoothedBacklogAge += 0.2 * (backlogAge - smoothedBacklogAge)
-        backlogSinceAdjust = max(backlogSinceAdjust, backlogAge)
-        dropsSinceAdjust += max(0, drops)
+        tally.backlog = max(tally.backlog, backlogAge)
+        tally.drops += max(0, drops)
         adjustIfDue(now: now)
     }
 
@@ -187,28 +191,28 @@ public struct LoadMonitor: Sendable {
     private mutating func adjustIfDue(now: Double) {
         let last = lastAdjust ?? now
         if lastAdjust == nil { lastAdjust = now }
-        guard samples >= settings.adjustEverySamples || now - last >= settings.adjustEverySeconds else { return }
+        guard tally.latencySamples >= settings.adjustEverySamples || now - last >= settings.adjustEverySeconds else { return }
         let elapsed = max(now - last, 0.001)
-        let admittedRate = Double(admittedSinceAdjust) / elapsed
+        let admittedRate = Double(tally.admitted) / elapsed
         let rateBefore = rate
-        lastOffered = Double(admittedSinceAdjust + rejectedSinceAdjust) / elapsed
+        lastOffered = Double(tally.admitted + tally.rejected) / elapsed
         let target = settings.targetLatency
         let lagging = smoothedLatency > target
         // This window's backlog, not a smoothed one: a drained queue must stop the cuts at once.
-        let backlog = backlogSinceAdjust
-        let behind = lagging || backlog > settings.targetBacklogAge || dropsSinceAdjust > 0
+        let backlog = tally.backlog
+        let behind = lagging || backlog > settings.targetBacklogAge || tally.drops > 0
             || smoothedCompletionLatency > settings.targetCompletionLatency
 
         // The window's CPU figures (sample-weighted), when utilisation was sampled in it.
-        let hasCPU = sampledSinceAdjust > elapsed * 0.5
-        let busy = hasCPU ? busySinceAdjust / sampledSinceAdjust : smoothedUtilisation
-        let refusing = hasCPU ? refusingSinceAdjust / sampledSinceAdjust : 0
+        let hasCPU = tally.sampled > elapsed * 0.5
+        let busy = hasCPU ? tally.busy / tally.sampled : smoothedUtilisation
+        let refusing = hasCPU ? tally.refusing / tally.sampled : 0
         let serving = max(busy - refusing, 0)
         // Only windows with enough admissions say what one costs; the estimate moves halfway each time.
         // A window spent catching up may only raise it: its admissions' follow-ups (the authenticated
         // REGISTER, the commit) land in later windows, so early in a flood the cost looks too low, and
         // must not drift down while the thread is behind.
-        if hasCPU, admittedSinceAdjust >= 20, serving > 0.02 {
+        if hasCPU, tally.admitted >= 20, serving > 0.02 {
             let cost = serving / admittedRate
             let moved = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
             costPerAdmission = behind ? max(moved, costPerAdmission ?? moved) : moved
@@ -235,10 +239,11 @@ public struct LoadMonitor: Sendable {
             var next = rate * 0.7
             if let cost = costPerAdmission, cost > 0 {
                 next = budget / cost
-            } else if admittedSinceAdjust > 0, serving > 0 {
+            } else if tally.admitted > 0, serving > 0 {
                 next = admittedRate * budget / serving
             }
-            rate = max(settings.minRate, max(min(rate, max(admittedRate, settings.minRate)) * 0.5, min(next, rate)))
+            let floor = min(rate, max(admittedRate, settings.minRate)) * 0.5
+            rate = max(settings.minRate, floor, min(next, rate))
         } else {
             // Room below every target. With demand refused: rise toward what the budget pays for, by
             // half again per window while the thread is mostly idle and nothing waits, else by a tenth
@@ -247,7 +252,7 @@ public struct LoadMonitor: Sendable {
             // pays for anyway, so a step up in load finds the room already there.
             let idle = busy < settings.targetUtilisation * 0.7 && backlog < settings.targetBacklogAge / 5
             let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
-            if rejectedSinceAdjust > 0 {
+            if tally.rejected > 0 {
                 let next = min(rate * (idle ? 1.5 : 1.1), fits)
                 rate = min(settings.maxRate, max(rate + max(10, rate * 0.02), next))
             } else {
@@ -259,14 +264,7 @@ public struct LoadMonitor: Sendable {
                             completion: smoothedCompletionLatency, admittedRate: admittedRate, offeredRate: lastOffered,
                             cost: costPerAdmission, behind: behind)
         tokens = min(tokens, rate * settings.burstSeconds + 1)
-        samples = 0
-        dropsSinceAdjust = 0
-        backlogSinceAdjust = 0
-        rejectedSinceAdjust = 0
-        admittedSinceAdjust = 0
-        busySinceAdjust = 0
-        refusingSinceAdjust = 0
-        sampledSinceAdjust = 0
+        tally = Tally()
         lastAdjust = now
     }
 }
