@@ -7,9 +7,11 @@ extension IMSStore {
     public func saveBindings(upserts: [StoredBinding], deletes: [(aor: String, bindingKey: String)])
         async throws(StoreError)
     {
-        if upserts.isEmpty && deletes.isEmpty { return }
-        let deletes = deletes.map { BindingID(aor: $0.aor, bindingKey: $0.bindingKey) }
-        try await write { db in try Self.apply(db, upserts: upserts, deletes: deletes) }
+        // The journal's path below, awaited: one code path for both.
+        let result = await withCheckedContinuation { (done: CheckedContinuation<Result<Void, StoreError>, Never>) in
+            saveBindings(upserts: upserts, deletes: deletes) { done.resume(returning: $0) }
+        }
+        try result.get()
     }
 
     /// The same commit for callers that are not async (the registration journal on the SIP loop): no Task
