@@ -98,6 +98,8 @@ let package = Package(
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),
         .testTarget(name: "BGCFTests", dependencies: ["BGCF", "SIPCore"]),
         .testTarget(name: "LoadControlTests", dependencies: ["LoadControl"]),
+        .testTarget(name: "SIPTransportTests", dependencies: ["SIPTransport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HSSTests", dependencies: ["HSS", "IMSModel"]),
         .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]

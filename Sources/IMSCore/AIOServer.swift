@@ -112,12 +112,14 @@ public final class AIOServer: Sendable {
                                 policy: RegistrarPolicy(maxExpires: config.regMaxExpires),
                                 domainAliases: stack.element.localHosts.subtracting([config.homeDomain.lowercased()])),
                 directory: hss, nonces: nonces, processStart: processStart, newTag: SIPElement.newTag)
+            let journal = RegistrationJournal(store: store, eventLoop: self.sipLoop, logger: logger)
+            journal.answering = { [transport = stack.transport] body in transport.batchingSends(body) }
             let service = RegistrationService(
                 stack: stack, hss: hss,
                 pcscf: PCSCF(host: config.publicHostForURI, port: config.sipPort),
                 icscf: ICSCF(candidates: [.init(name: "sip:\(hostPort)")], directory: hss),
                 scscf: scscf,
-                journal: RegistrationJournal(store: store, eventLoop: self.sipLoop, logger: logger),
+                journal: journal,
                 logger: logger, hostPort: hostPort)
             service.restore(storedBindings.map { ($0.aor, SubscriberData.binding($0)) })
             stack.registrations = service

@@ -31,6 +31,9 @@ final class RegistrationJournal: @unchecked Sendable {  // confined to the SIP l
     private var waiters: [Waiter] = []
     private var writing = false
     private var failures = 0
+    /// Wraps the answers to one commit's waiters so they leave together (the transport's
+    /// `batchingSends`); set by the server once the stack exists.
+    var answering: (_ body: () -> Void) -> Void = { $0() }
 
     init(store: IMSStore, eventLoop: EventLoop, logger: Logger) {
         self.store = store
@@ -78,7 +81,7 @@ final class RegistrationJournal: @unchecked Sendable {  // confined to the SIP l
                     logger.notice("registrations saved again after \(failures) failed attempt(s)")
                 }
                 failures = 0
-                for waiter in batchWaiters { waiter.done(true) }
+                answering { for waiter in batchWaiters { waiter.done(true) } }
                 writing = false
                 flush()
             case .failure(let error):

@@ -29,6 +29,35 @@ public enum HeaderName {
         "priority", "reply-to", "in-reply-to", "from", "to", "warning",
     ]
     public static func canonical(_ name: String) -> String {
+        // The spellings the code itself looks up, and the usual wire spellings, map without a scan:
+        // small-string equality is one compare, lower-casing is a pass and a new string.
+        switch name.utf8.count {
+        case 2: if name == "To" { return "to" }
+        case 3: if name == "Via" { return "via" }
+        case 4:
+            if name == "From" { return "from" }
+            if name == "CSeq" { return "cseq" }
+            if name == "Path" { return "path" }
+        case 5:
+            if name == "Route" { return "route" }
+            if name == "Event" { return "event" }
+            if name == "Allow" { return "allow" }
+        case 6: if name == "Server" { return "server" }
+        case 7:
+            if name == "Call-ID" { return "call-id" }
+            if name == "Contact" { return "contact" }
+            if name == "Expires" { return "expires" }
+            if name == "Require" { return "require" }
+        case 9: if name == "Supported" { return "supported" }
+        case 10: if name == "User-Agent" { return "user-agent" }
+        case 12:
+            if name == "Max-Forwards" { return "max-forwards" }
+            if name == "Record-Route" { return "record-route" }
+            if name == "Content-Type" { return "content-type" }
+        case 13: if name == "Authorization" { return "authorization" }
+        case 14: if name == "Content-Length" { return "content-length" }
+        default: break
+        }
         let lower = SIPGrammar.lowercasedASCII(name)
         if lower.utf8.count == 1 { return compact[lower] ?? lower }
         return lower

@@ -62,6 +62,8 @@ public final class SIPTransportLayer: @unchecked Sendable {
     /// the answers to a batch wait for at most the batch itself).
     private var udpBatchSize = 0
     private var udpFlushPending = false
+    /// Nesting depth of ``batchingSends(_:)``.
+    private var heldSends = 0
     /// Since when every UDP read batch has come back full (the socket held more than a batch takes),
     /// and the longest such run that ended since the last `takeBacklogAge`. At high load single full
     /// batches are normal; a long run of them means datagrams are queueing in
@@ -213,6 +215,19 @@ public final class SIPTransportLayer: @unchecked Sendable {
         udpBatchSize += 1
     }
 
+    /// Runs `body` with UDP sends held and flushes them together afterwards (one `sendmmsg` for all):
+    /// for work that answers many requests at once outside a read batch, e.g. the REGISTERs whose
+    /// group commit just completed.
+    public func batchingSends(_ body: () -> Void) {
+        heldSends += 1
+        body()
+        heldSends -= 1
+        if heldSends == 0, udpBatchSize == 0, udpFlushPending {
+            udpFlushPending = false
+            udpChannel?.flush()
+        }
+    }
+
     func endUDPBatch() {
         if udpBatchSize > 0 {
             if udpBatchSize >= Self.udpVectorRead * Self.udpReadsPerBatch {
@@ -223,7 +238,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
             }
             udpBatchSize = 0
         }
-        if udpFlushPending {
+        if udpFlushPending, heldSends == 0 {
             udpFlushPending = false
             udpChannel?.flush()
         }
@@ -288,7 +303,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
         case .udp:
             guard let channel = udpChannel else { return }
             let envelope = AddressedEnvelope(remoteAddress: endpoint.address, data: buffer)
-            if udpBatchSize > 0 {
+            if udpBatchSize > 0 || heldSends > 0 {
                 channel.write(envelope, promise: nil)
                 udpFlushPending = true
             } else {

@@ -19,7 +19,10 @@
 # rule); register_tps / calls_cps are the highest achieved rate of a passing step.
 #
 # Env knobs (defaults: about 5-6 minutes in all):
-#   REG_RATES="2000 4000 6000 8000 10000" REG_SECS=10  CALL_RATES="200 400 800 1100 1400" CALL_SECS=10
+#   REG_RATES="2000 3000 4000 5000 6000 8000 10000 12000" REG_SECS=10
+#   CALL_RATES="200 400 800 1100 1400 1800" CALL_SECS=10 (steps ~25 % apart near both servers' limits,
+#   ending above what either reached on this machine kind, so neither figure is the top of the ramp;
+#   no more steps than bench_kamailio.sh's own 240 s budget runs)
 #   CALL_HOLD_MS=1000  FILL_RATE=1000  NSUB=10000  NSUB_BIG=100000 (0: skip the 100k restart)
 #   KAMAILIO=1 (0: cw-aio only, ratios print n/a)  KAMAILIO_PEER=<repo>/../shared/peers/kamailio
 #   CW_AIO=<repo>/.build/release/cw-aio  BENCH_DIR=<new /tmp/cw-aio-bench.XXXX>  BUDGET_S=300
@@ -37,9 +40,9 @@ SCN=$HERE/scenarios
 PEER=${KAMAILIO_PEER:-$REPO/../shared/peers/kamailio}
 CW_AIO=${CW_AIO:-$REPO/.build/release/cw-aio}
 KAMAILIO=${KAMAILIO:-1}
-REG_RATES=${REG_RATES-2000 4000 6000 8000 10000}
+REG_RATES=${REG_RATES-2000 3000 4000 5000 6000 8000 10000 12000}
 REG_SECS=${REG_SECS:-10}
-CALL_RATES=${CALL_RATES-200 400 800 1100 1400}
+CALL_RATES=${CALL_RATES-200 400 800 1100 1400 1800}
 CALL_SECS=${CALL_SECS:-10}
 CALL_HOLD_MS=${CALL_HOLD_MS:-1000}
 FILL_RATE=${FILL_RATE:-1000}

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import SIPTransport
+import Testing
+
+/// `batchingSends` holds UDP sends made inside it and flushes them together when it returns (the
+/// answers to a group commit leave in one `sendmmsg`); outside it a send leaves at once.
+/// A real UDP socket on 127.0.0.1 receives what the transport sends.
+@Suite struct SendBatchingTests {
+    /// A plain UDP socket on 127.0.0.1 with a receive timeout; closed by the caller.
+    final class Receiver: Sendable {
+        let fd: Int32
+        let port: Int
+        init() throws {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            addr.sin_port = 0
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(bound == 0)
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            self.fd = fd
+            self.port = Int(UInt16(bigEndian: addr.sin_port))
+        }
+        /// One datagram, waiting up to the timeout (`wait: false`: only if one is queued already).
+        func receive(wait: Bool = true) -> String? {
+            var buffer = [UInt8](repeating: 0, count: 2048)
+            let n = recv(fd, &buffer, buffer.count, wait ? 0 : Int32(MSG_DONTWAIT))
+            return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
+        }
+        deinit { close(fd) }
+    }
+
+    @Test func sendsInsideABatchLeaveTogetherWhenItEnds() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let transport = SIPTransportLayer(eventLoop: loop, settings: .init(bindAddress: "127.0.0.1", udpPort: 0, tcpPort: nil, tlsPort: nil),
+                                          logger: Logger(label: "test"))
+        try await transport.start().get()
+        let receiver = try Receiver()
+        let peer = SIPEndpoint(transport: .udp, address: try SocketAddress(ipAddress: "127.0.0.1", port: receiver.port))
+
+        // Inside the batch nothing has left yet; all three leave when it ends, in order.
+        let heldInside = try await loop.submit {
+            var seen: [String] = []
+            transport.batchingSends {
+                for i in 1...3 { transport.send(Array("held \(i)".utf8), to: peer) }
+                // Same thread, socket unflushed: the receiver has nothing queued.
+                if let early = receiver.receive(wait: false) { seen.append(early) }
+            }
+            return seen
+        }.get()
+        #expect(heldInside.isEmpty)
+        #expect(receiver.receive() == "held 1")
+        #expect(receiver.receive() == "held 2")
+        #expect(receiver.receive() == "held 3")
+
+        // Nested batches flush once, when the outermost ends; a send outside any batch leaves at once.
+        let nestedInside = try await loop.submit {
+            var seen: [String] = []
+            transport.batchingSends {
+                transport.batchingSends { transport.send(Array("inner".utf8), to: peer) }
+                if let early = receiver.receive(wait: false) { seen.append(early) }
+            }
+            transport.send(Array("alone".utf8), to: peer)
+            return seen
+        }.get()
+        #expect(nestedInside.isEmpty)
+        #expect(receiver.receive() == "inner")
+        #expect(receiver.receive() == "alone")
+
+        try await transport.close().get()
+        try await group.shutdownGracefully()
+    }
+}
