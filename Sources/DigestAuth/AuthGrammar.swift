@@ -43,6 +43,14 @@ enum AuthGrammar {
 
     /// ASCII-only case-insensitive comparison (header grammar is ASCII; no locale rules).
     static func equalsIgnoringASCIICase<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
+        // On contiguous bytes when both have them (native strings and substrings): no view stepping.
+        if let r = a.utf8.withContiguousStorageIfAvailable({ x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
+                guard x.count == y.count else { return false }
+                for i in 0..<x.count where x[i] != y[i] && lowerASCII(x[i]) != lowerASCII(y[i]) { return false }
+                return true
+            }
+        }), let r { return r }
         guard a.utf8.count == b.utf8.count else { return false }
         return zip(a.utf8, b.utf8).allSatisfy { lowerASCII($0) == lowerASCII($1) }
     }

@@ -47,16 +47,20 @@ public struct RegisterRequest: Sendable {
         if values.count > maxContacts {
             throw RegistrarError(403, "Too Many Contacts (max \(maxContacts))")
         }
+        // The parser's validation has usually parsed them already (not for `*`).
+        let parsed = request.headers.parsedNameAddrs("Contact").flatMap { $0.count == values.count ? $0 : nil }
         var contacts: [Contact] = []
         var wildcard = false
-        for value in values {
+        for (index, value) in values.enumerated() {
             if value.trimmingSpaces == "*" {
                 wildcard = true
                 continue
             }
             let nameAddr: NameAddr
-            do { nameAddr = try NameAddr(parsing: value) } catch {
-                throw RegistrarError(400, "Bad Header: Contact")
+            if let parsed { nameAddr = parsed[index] } else {
+                do { nameAddr = try NameAddr(parsing: value) } catch {
+                    throw RegistrarError(400, "Bad Header: Contact")
+                }
             }
             guard case .sip = nameAddr.uri else {
                 // A UE must be reachable by SIP; tel: or other schemes cannot be bindings.

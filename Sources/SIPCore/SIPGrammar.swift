@@ -112,29 +112,42 @@ enum SIPGrammar {
         String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The string's UTF-8 bytes as one buffer: native and small strings give theirs without a copy of
+    /// the text. Indexing a buffer is a load; stepping `String.UTF8View` costs ~10 instructions a byte.
+    @inline(__always)
+    static func withBytes<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = s.utf8.withContiguousStorageIfAvailable(body) { return r }
+        var copy = s
+        return copy.withUTF8(body)
+    }
+
+    @inline(__always) static func lowerASCII(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
     /// ASCII-only lower-casing (host names, schemes, parameter names).
     static func lowercasedASCII(_ s: String) -> String {
-        var changed = false
-        for b in s.utf8 where b >= 0x41 && b <= 0x5A { changed = true; break }
-        guard changed else { return s }
-        // Written in place: no intermediate array, and names up to 15 bytes stay small (no heap at all).
-        let utf8 = s.utf8
-        return String(unsafeUninitializedCapacity: utf8.count) { buffer in
-            var i = 0
-            for b in utf8 { buffer[i] = b >= 0x41 && b <= 0x5A ? b | 0x20 : b; i += 1 }
-            return i
+        withBytes(s) { bytes in
+            guard bytes.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return s }
+            // Written in place: no intermediate array, and names up to 15 bytes stay small (no heap at all).
+            return String(unsafeUninitializedCapacity: bytes.count) { out in
+                for i in 0..<bytes.count { out[i] = lowerASCII(bytes[i]) }
+                return bytes.count
+            }
         }
     }
 
     static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        let x = a.utf8, y = b.utf8
-        guard x.count == y.count else { return false }
-        for (p, q) in zip(x, y) {
-            let lp = p >= 0x41 && p <= 0x5A ? p | 0x20 : p
-            let lq = q >= 0x41 && q <= 0x5A ? q | 0x20 : q
-            if lp != lq { return false }
+        withBytes(a) { x in
+            withBytes(b) { y in
+                guard x.count == y.count else { return false }
+                for i in 0..<x.count where x[i] != y[i] && lowerASCII(x[i]) != lowerASCII(y[i]) { return false }
+                return true
+            }
         }
-        return true
+    }
+
+    /// Whether `byte` occurs in `s`.
+    static func contains(_ s: String, _ byte: UInt8) -> Bool {
+        withBytes(s) { $0.contains(byte) }
     }
 
     /// RFC 3261 §19.1.2 / §25.1 escaped = "%" HEXDIG HEXDIG. Every byte must be in `allowed` or be part of an escape;

@@ -1,7 +1,7 @@
 /// One header field line as received: the name as written and the value with folding collapsed.
 public struct SIPHeader: Hashable, Sendable {
     public var name: String { didSet { canonicalName = HeaderName.canonical(name) } }
-    public var value: String
+    public var value: String { didSet { parsed = nil } }
     public init(name: String, value: String) {
         self.name = name
         self.value = value
@@ -9,6 +9,23 @@ public struct SIPHeader: Hashable, Sendable {
     }
     /// Lower-cased long form of the name (compact forms expanded, RFC 3261 §7.3.3). Cached: lookups are hot.
     public private(set) var canonicalName: String
+    /// The value as name-addrs, when the parser's validation parsed it (From, To, Contact): the elements
+    /// that read these fields again (P-, I-, S-CSCF, the response builder) take them from here instead
+    /// of parsing the text up to eight times per REGISTER. Dropped when the value changes.
+    var parsed: ParsedNameAddrs?
+
+    // Equality and hashing are over the text; the cache is derived from it.
+    public static func == (a: SIPHeader, b: SIPHeader) -> Bool { a.name == b.name && a.value == b.value }
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(value)
+    }
+}
+
+/// Name-addrs parsed from one header field (shared by copies of the message, never mutated).
+final class ParsedNameAddrs: Sendable {
+    let values: [NameAddr]
+    init(_ values: [NameAddr]) { self.values = values }
 }
 
 public enum HeaderName {
@@ -103,6 +120,31 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     }
     public func contains(_ name: String) -> Bool { first(name) != nil }
 
+    /// The first field with this name as a name-addr (nil when absent or malformed): from the parse the
+    /// parser's validation kept, else parsed now.
+    public func nameAddr(_ name: String) -> NameAddr? {
+        let key = HeaderName.canonical(name)
+        guard let field = fields.first(where: { $0.canonicalName == key }) else { return nil }
+        if let parsed = field.parsed { return parsed.values.first }
+        return try? NameAddr(parsing: field.value)
+    }
+
+    /// Every element of every field with this name as name-addrs when validation kept them all; nil
+    /// when some field was not parsed (then the caller parses the text).
+    public func parsedNameAddrs(_ name: String) -> [NameAddr]? {
+        let key = HeaderName.canonical(name)
+        var out: [NameAddr] = []
+        for field in fields where field.canonicalName == key {
+            guard let parsed = field.parsed else { return nil }
+            out += parsed.values
+        }
+        return out.isEmpty ? nil : out
+    }
+
+    mutating func keepParsed(_ values: [NameAddr], at index: Int) {
+        fields[index].parsed = ParsedNameAddrs(values)
+    }
+
     public mutating func add(_ name: String, _ value: String) { fields.append(SIPHeader(name: name, value: value)) }
     /// Inserts before the first field of the same name (or at the end when there is none): Via, Route, Record-Route.
     public mutating func prepend(_ name: String, _ value: String) {
@@ -151,38 +193,42 @@ public enum HeaderValueSplitter {
 
     /// The first non-empty element, as `split(value).first`.
     public static func first(_ value: String) -> String? {
-        if !value.utf8.contains(UInt8(ascii: ",")) { return trimmedNonEmpty(value) }
+        if !SIPGrammar.contains(value, UInt8(ascii: ",")) { return trimmedNonEmpty(value) }
         return split(value).first
     }
 
     /// Appends the elements of `value` to `out`.
     public static func split(_ value: String, into out: inout [String]) {
         // Most values hold one element: no comma at all means no splitting to do.
-        if !value.utf8.contains(UInt8(ascii: ",")) {
+        if !SIPGrammar.contains(value, UInt8(ascii: ",")) {
             if let v = trimmedNonEmpty(value) { out.append(v) }
             return
         }
-        var parts: [String] = []
-        var current: [UInt8] = []
-        var inQuotes = false, escaped = false, angle = 0
-        for b in value.utf8 {
-            if inQuotes {
-                current.append(b)
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inQuotes = false }
-                continue
-            }
-            switch b {
-            case UInt8(ascii: "\""): inQuotes = true; current.append(b)
-            case UInt8(ascii: "<"): angle += 1; current.append(b)
-            case UInt8(ascii: ">"): angle = max(0, angle - 1); current.append(b)
-            case UInt8(ascii: ",") where angle == 0:
-                parts.append(trim(current)); current.removeAll(keepingCapacity: true)
-            default: current.append(b)
+        // Elements are cut out of the value's bytes at the commas outside quotes and <...>.
+        SIPGrammar.withBytes(value) { bytes in
+            var start = 0, inQuotes = false, escaped = false, angle = 0
+            var i = 0
+            while i <= bytes.count {
+                let b: UInt8 = i < bytes.count ? bytes[i] : UInt8(ascii: ",")  // the end closes the last element
+                i += 1
+                if inQuotes && i <= bytes.count {
+                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inQuotes = false }
+                    continue
+                }
+                switch b {
+                case UInt8(ascii: "\""): inQuotes = true
+                case UInt8(ascii: "<"): angle += 1
+                case UInt8(ascii: ">"): angle = max(0, angle - 1)
+                case UInt8(ascii: ",") where angle == 0 || i > bytes.count:
+                    var lo = start, hi = i - 1
+                    while lo < hi, isTrimmed(bytes[lo]) { lo += 1 }
+                    while hi > lo, isTrimmed(bytes[hi - 1]) { hi -= 1 }
+                    if lo < hi { out.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[lo..<hi]), as: UTF8.self)) }
+                    start = i
+                default: break
+                }
             }
         }
-        let last = trim(current)
-        if !last.isEmpty || !parts.isEmpty { parts.append(last) }
-        for part in parts where !part.isEmpty { out.append(part) }
     }
 
     @inline(__always) static func isTrimmed(_ b: UInt8) -> Bool { b == 32 || b == 9 || b == 13 || b == 10 }

@@ -35,8 +35,10 @@ public struct SIPRequest: Sendable, Hashable {
         var h = SIPHeaders()
         for field in headers where field.canonicalName == "via" { h.add("Via", field.value) }
         if let from = headers.first("From") { h.add("From", from) }
-        if var to = headers.first("To") {
-            if let toTag, statusCode != 100, let parsed = try? NameAddr(parsing: to), parsed.tag == nil {
+        if let toField = headers.fields.first(where: { $0.canonicalName == "to" }) {
+            var to = toField.value
+            if let toTag, statusCode != 100,
+               let parsed = toField.parsed?.values.first ?? (try? NameAddr(parsing: to)), parsed.tag == nil {
                 to = SIPGrammar.trimWSP(to) + ";tag=" + toTag
             }
             h.add("To", to)

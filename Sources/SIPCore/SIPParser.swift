@@ -207,8 +207,8 @@ struct MessageParser {
             throw SIPParseError(statusCode: 505, reason: "Version Not Supported")
         }
         if let e = head.lineError { throw e }
-        let headers = SIPHeaders(head.fields)
-        try validateCommon(headers, isRequest: false)
+        var headers = SIPHeaders(head.fields)
+        try validateCommon(&headers, isRequest: false)
         let body = try datagramBody(headers, head.bodyStart).get()
         return SIPResponse(statusCode: code, reasonPhrase: SIPGrammar.string(reason), version: versionString,
                            headers: headers, body: body)
@@ -252,7 +252,7 @@ struct MessageParser {
                 bestVersion = SIPGrammar.string(version)
             }
         }
-        let request = SIPRequest(method: SIPMethod(method), requestURI: bestURI, version: bestVersion,
+        var request = SIPRequest(method: SIPMethod(method), requestURI: bestURI, version: bestVersion,
                                  headers: headers, body: bestBody)
         func fail(_ e: SIPParseError) -> SIPParseError {
             var e = e
@@ -280,7 +280,7 @@ struct MessageParser {
         }
         if let e = head.lineError { throw fail(e) }
         do throws(SIPParseError) {
-            try validateCommon(headers, isRequest: true)
+            try validateCommon(&request.headers, isRequest: true)
             // RFC 3261 §8.2.2 / RFC 4475 §3.1.2.17-18: the CSeq method must match the request method. For a
             // method we do not implement, 501 is the better answer.
             if let cseq = headers.first("CSeq").flatMap({ try? CSeq(parsing: $0) }), cseq.method.rawValue != method {
@@ -300,9 +300,11 @@ struct MessageParser {
     // MARK: Shared validation
 
     /// The fields every element needs to answer or match a message (RFC 3261 §8.1.1, §8.2.6.2, §17.2.3).
-    func validateCommon(_ headers: SIPHeaders, isRequest: Bool) throws(SIPParseError) {
+    /// The name-addrs it parses (From, To, Contact) stay with their fields for later readers.
+    func validateCommon(_ headers: inout SIPHeaders, isRequest: Bool) throws(SIPParseError) {
         var via = 0, from = 0, to = 0, callID = 0, cseq = 0, maxForwards = 0
-        for field in headers {
+        for index in headers.fields.indices {
+            let field = headers.fields[index]
             let v = field.value
             switch field.canonicalName {
             case "via":
@@ -313,11 +315,13 @@ struct MessageParser {
             case "from":
                 from += 1
                 guard from == 1 else { throw .duplicateHeader("From") }
-                guard (try? NameAddr(parsing: v)) != nil else { throw .badHeader("From") }
+                guard let parsed = try? NameAddr(parsing: v) else { throw .badHeader("From") }
+                headers.keepParsed([parsed], at: index)
             case "to":
                 to += 1
                 guard to == 1 else { throw .duplicateHeader("To") }
-                guard (try? NameAddr(parsing: v)) != nil else { throw .badHeader("To") }
+                guard let parsed = try? NameAddr(parsing: v) else { throw .badHeader("To") }
+                headers.keepParsed([parsed], at: index)
             case "call-id":
                 callID += 1
                 guard callID == 1 else { throw .duplicateHeader("Call-ID") }
@@ -339,7 +343,12 @@ struct MessageParser {
                 let parts = HeaderValueSplitter.split(v)
                 guard !parts.isEmpty else { throw .badHeader("Contact") }
                 if parts.count == 1, parts[0] == "*" { break }
-                for part in parts { guard (try? NameAddr(parsing: part)) != nil else { throw .badHeader("Contact") } }
+                var parsed: [NameAddr] = []
+                for part in parts {
+                    guard let p = try? NameAddr(parsing: part) else { throw .badHeader("Contact") }
+                    parsed.append(p)
+                }
+                headers.keepParsed(parsed, at: index)
             default:
                 break
             }

@@ -23,14 +23,14 @@ extension SIPTypedHeaders {
     }
     public var callID: String? { headers.first("Call-ID").map(SIPGrammar.trimWSP) }
     public var cseq: CSeq? { headers.first("CSeq").flatMap { try? CSeq(parsing: $0) } }
-    public var from: NameAddr? { headers.first("From").flatMap { try? NameAddr(parsing: $0) } }
-    public var to: NameAddr? { headers.first("To").flatMap { try? NameAddr(parsing: $0) } }
+    public var from: NameAddr? { headers.nameAddr("From") }
+    public var to: NameAddr? { headers.nameAddr("To") }
     public var fromTag: String? { from?.tag }
     public var toTag: String? { to?.tag }
     /// 0...255, nil when absent or malformed.
     public var maxForwards: Int? { headers.first("Max-Forwards").flatMap { SIPGrammar.parseInteger(SIPGrammar.trimWSP($0), max: 255) } }
     /// Contact values in order; empty for `Contact: *` (see `isContactWildcard`) and when any value is malformed.
-    public var contacts: [NameAddr] { Self.nameAddrs(headers.values("Contact")) }
+    public var contacts: [NameAddr] { headers.parsedNameAddrs("Contact") ?? Self.nameAddrs(headers.values("Contact")) }
     /// `Contact: *` (RFC 3261 §10.2.2, REGISTER removing all bindings).
     public var isContactWildcard: Bool {
         let values = headers.values("Contact")

@@ -22,6 +22,94 @@ struct HotPathTests {
         #expect(HeaderValueSplitter.split("\"x,y\" <sip:a@b>, <sip:c@d>") == ["\"x,y\" <sip:a@b>", "<sip:c@d>"])
     }
 
+    /// The element splitting as written before it worked on the value's bytes: the reference.
+    static func referenceSplit(_ value: String) -> [String] {
+        var parts: [String] = [], current: [UInt8] = []
+        var inQuotes = false, escaped = false, angle = 0
+        func trim(_ b: [UInt8]) -> String {
+            var s = b[...]
+            while let f = s.first, [32, 9, 13, 10].contains(f) { s = s.dropFirst() }
+            while let l = s.last, [32, 9, 13, 10].contains(l) { s = s.dropLast() }
+            return String(decoding: s, as: UTF8.self)
+        }
+        for b in value.utf8 {
+            if inQuotes {
+                current.append(b)
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inQuotes = false }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""): inQuotes = true; current.append(b)
+            case UInt8(ascii: "<"): angle += 1; current.append(b)
+            case UInt8(ascii: ">"): angle = max(0, angle - 1); current.append(b)
+            case UInt8(ascii: ",") where angle == 0: parts.append(trim(current)); current.removeAll()
+            default: current.append(b)
+            }
+        }
+        parts.append(trim(current))
+        return parts.filter { !$0.isEmpty }
+    }
+
+    @Test func byteSplittingMatchesTheReference() {
+        var values = Self.listValues + ["<sip:a@b>,", "a,\"unterminated, b", "<a,<b,c>,d>, e", "\"\\\",\", x", "é, ü ,ß", " , , "]
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("ab ,\"\\<>\t;=é".unicodeScalars)
+        for _ in 0..<2000 {
+            var s = ""
+            for _ in 0..<Int.random(in: 0...24, using: &rng) { s.unicodeScalars.append(alphabet.randomElement(using: &rng)!) }
+            values.append(s)
+        }
+        for v in values {
+            #expect(HeaderValueSplitter.split(v) == Self.referenceSplit(v), "\(v)")
+            #expect(HeaderValueSplitter.first(v) == Self.referenceSplit(v).first, "\(v)")
+        }
+    }
+
+    @Test func caseHelpersOnBytes() {
+        #expect(SIPGrammar.lowercasedASCII("Via") == "via")
+        #expect(SIPGrammar.lowercasedASCII("already-lower") == "already-lower")
+        #expect(SIPGrammar.lowercasedASCII("ÉtÉ-X-Long-Header-Name-Over-15") == "ÉtÉ-x-long-header-name-over-15")
+        #expect(SIPGrammar.equalsIgnoringCase("Branch", "bRANCH"))
+        #expect(!SIPGrammar.equalsIgnoringCase("branch", "branc"))
+        #expect(!SIPGrammar.equalsIgnoringCase("é", "É"))  // ASCII-only folding
+        #expect(SIPGrammar.equalsIgnoringCase("a-much-longer-parameter-name", "A-MUCH-LONGER-PARAMETER-NAME"))
+        for name in ["Via", "VIA", "via", "v", "To", "t", "CSeq", "CSEQ", "Call-ID", "call-id", "i", "Max-Forwards",
+                     "Content-Length", "l", "Record-Route", "User-Agent", "X-Custom", "Authorization", "Contact", "m"] {
+            let general = SIPGrammar.lowercasedASCII(name)
+            #expect(HeaderName.canonical(name) == (general.utf8.count == 1 ? HeaderName.compact[general] ?? general : general), "\(name)")
+        }
+    }
+
+    /// From, To and Contact parsed by the parser's validation are what later readers get, and a
+    /// changed value is parsed afresh.
+    @Test func validatedNameAddrsAreKeptAndDroppedOnChange() throws {
+        let text = "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc\r\n"
+            + "From: \"Alice\" <sip:alice@example.com>;tag=f1\r\nTo: <sip:alice@example.com>\r\n"
+            + "Call-ID: c1@10.0.0.1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
+            + "Contact: <sip:alice@10.0.0.1:5060>;expires=60, \"B, b\" <sip:alice@10.0.0.2>\r\n"
+            + "m: <sip:alice@10.0.0.3;transport=tcp>;q=0.5\r\nContent-Length: 0\r\n\r\n"
+        guard case .request(var request) = try SIPParser.parse(Array(text.utf8)) else { Issue.record("not a request"); return }
+        #expect(request.headers.fields.filter { $0.parsed != nil }.count == 4)
+        #expect(request.to == (try NameAddr(parsing: "<sip:alice@example.com>")))
+        #expect(request.from?.tag == "f1")
+        #expect(request.contacts == SIPRequest.nameAddrs(request.headers.values("Contact")))
+        #expect(request.contacts.count == 3)
+        #expect(request.headers.parsedNameAddrs("Contact")?.count == 3)
+        let response = request.makeResponse(statusCode: 200, toTag: "t9")
+        #expect(response.headers.first("To") == "<sip:alice@example.com>;tag=t9")
+
+        request.headers.set("To", "<sip:bob@example.com>;tag=x")
+        #expect(request.to?.uri.description == "sip:bob@example.com")
+        #expect(request.makeResponse(statusCode: 200, toTag: "t9").headers.first("To") == "<sip:bob@example.com>;tag=x")
+        request.headers.add("Contact", "*")
+        #expect(request.headers.parsedNameAddrs("Contact") == nil)  // `*` is not parsed: readers parse the text
+
+        // Equal text, equal fields, whatever was parsed on the way.
+        var plain = SIPHeaders()
+        for field in request.headers { plain.add(field.name, field.value) }
+        #expect(plain == request.headers)
+    }
+
     @Test func firstValueIsTheFirstOfAllValues() {
         var h = SIPHeaders()
         h.add("Via", " ")
