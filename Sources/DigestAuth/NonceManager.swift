@@ -1,4 +1,5 @@
 import Crypto
+import Synchronization
 
 /// What `NonceManager.validate` found.
 public enum NonceValidation: Sendable, Hashable {
@@ -76,14 +77,32 @@ public struct NonceManager: Sendable {
             opaque: all.map { HMAC<SHA256>(key: SymmetricKey(data: NonceManager.deriveKey($0, label: "cw-aio digest opaque key"))) })
     }
 
-    /// Immutable after init and only ever copied from, so sharing it across threads is safe.
+    /// The keyed states are immutable after init and only ever copied from, so sharing them across
+    /// threads is safe; the opaque memo is behind its lock.
     private final class KeyedMACs: @unchecked Sendable {
         let nonce: [HMAC<SHA256>]
         let opaque: [HMAC<SHA256>]
+        /// Per realm: the opaque MAC under each key and the current one's text. An opaque depends on
+        /// nothing else, and two HMACs per REGISTER pair for the same few realms showed in profiles.
+        let opaqueMemo = Mutex<[String: (macs: [[UInt8]], text: String)]>([:])
         init(nonce: [HMAC<SHA256>], opaque: [HMAC<SHA256>]) {
             self.nonce = nonce
             self.opaque = opaque
         }
+    }
+
+    /// Realms memoised at most (a deployment has one or a few; the memo restarts when full).
+    private static let opaqueMemoLimit = 64
+
+    private func opaques(realm: String) -> (macs: [[UInt8]], text: String) {
+        if let hit = keyed.opaqueMemo.withLock({ $0[realm] }) { return hit }
+        let macs = keyed.opaque.map { NonceManager.opaqueMAC(keyed: $0, realm: realm) }
+        let entry = (macs: macs, text: Base64URL.encode(macs[0]))
+        keyed.opaqueMemo.withLock { memo in
+            if memo.count >= NonceManager.opaqueMemoLimit { memo.removeAll() }
+            memo[realm] = entry
+        }
+        return entry
     }
 
     private static func deriveKey(_ secret: [UInt8], label: String) -> [UInt8] {
@@ -139,14 +158,14 @@ public struct NonceManager: Sendable {
 
     /// The opaque value to put in challenges for `realm` (fixed for a given secret and realm).
     public func opaque(realm: String) -> String {
-        Base64URL.encode(NonceManager.opaqueMAC(keyed: keyed.opaque[0], realm: realm))
+        opaques(realm: realm).text
     }
 
     /// Whether `opaque` is one this server gives out for `realm` (current or previous secret).
     public func isValidOpaque(_ opaque: String, realm: String) -> Bool {
         guard opaque.utf8.count == 24, let raw = Base64URL.decode(opaque) else { return false }
         var matched = false
-        for key in keyed.opaque where ConstantTime.equals(NonceManager.opaqueMAC(keyed: key, realm: realm), raw) {
+        for mac in opaques(realm: realm).macs where ConstantTime.equals(mac, raw) {
             matched = true
         }
         return matched

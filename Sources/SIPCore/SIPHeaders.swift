@@ -80,6 +80,9 @@ public enum HeaderName {
         return lower
     }
     public static func isList(_ canonical: String) -> Bool { !unsplittable.contains(canonical) }
+    /// Name equality with the length compared first: most fields a lookup passes differ in length,
+    /// and unequal small strings otherwise take the general comparison.
+    @inline(__always) static func same(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && a == b }
 }
 
 /// The ordered header fields of a message. Lookup is by canonical name (case-insensitive, compact forms equal long forms).
@@ -92,19 +95,19 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// The raw value of the first field with this name.
     public func first(_ name: String) -> String? {
         let key = HeaderName.canonical(name)
-        return fields.first { $0.canonicalName == key }?.value
+        return fields.first { HeaderName.same($0.canonicalName, key) }?.value
     }
     /// Every raw field value with this name, in order (not comma-split).
     public func rawValues(_ name: String) -> [String] {
         let key = HeaderName.canonical(name)
-        return fields.filter { $0.canonicalName == key }.map(\.value)
+        return fields.filter { HeaderName.same($0.canonicalName, key) }.map(\.value)
     }
     /// Every element of a list header, comma-split outside quotes and angle brackets (RFC 3261 §7.3.1).
     public func values(_ name: String) -> [String] {
         let key = HeaderName.canonical(name)
         let list = HeaderName.isList(key)
         var out: [String] = []
-        for field in fields where field.canonicalName == key {
+        for field in fields where HeaderName.same(field.canonicalName, key) {
             if list { HeaderValueSplitter.split(field.value, into: &out) } else { out.append(field.value) }
         }
         return out
@@ -112,8 +115,8 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// `values(name).first` without splitting every field: the top Via, the first Route.
     public func firstValue(_ name: String) -> String? {
         let key = HeaderName.canonical(name)
-        guard HeaderName.isList(key) else { return fields.first { $0.canonicalName == key }?.value }
-        for field in fields where field.canonicalName == key {
+        guard HeaderName.isList(key) else { return fields.first { HeaderName.same($0.canonicalName, key) }?.value }
+        for field in fields where HeaderName.same(field.canonicalName, key) {
             if let first = HeaderValueSplitter.first(field.value) { return first }
         }
         return nil
@@ -124,7 +127,7 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// parser's validation kept, else parsed now.
     public func nameAddr(_ name: String) -> NameAddr? {
         let key = HeaderName.canonical(name)
-        guard let field = fields.first(where: { $0.canonicalName == key }) else { return nil }
+        guard let field = fields.first(where: { HeaderName.same($0.canonicalName, key) }) else { return nil }
         if let parsed = field.parsed { return parsed.values.first }
         return try? NameAddr(parsing: field.value)
     }
@@ -134,7 +137,7 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     public func parsedNameAddrs(_ name: String) -> [NameAddr]? {
         let key = HeaderName.canonical(name)
         var out: [NameAddr] = []
-        for field in fields where field.canonicalName == key {
+        for field in fields where HeaderName.same(field.canonicalName, key) {
             guard let parsed = field.parsed else { return nil }
             out += parsed.values
         }
@@ -149,7 +152,7 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// Inserts before the first field of the same name (or at the end when there is none): Via, Route, Record-Route.
     public mutating func prepend(_ name: String, _ value: String) {
         let key = HeaderName.canonical(name)
-        if let i = fields.firstIndex(where: { $0.canonicalName == key }) {
+        if let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, key) }) {
             fields.insert(SIPHeader(name: name, value: value), at: i)
         } else {
             fields.append(SIPHeader(name: name, value: value))
@@ -158,23 +161,23 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// Replaces every field of this name by one field (added at the position of the first, or at the end).
     public mutating func set(_ name: String, _ value: String) {
         let key = HeaderName.canonical(name)
-        if let i = fields.firstIndex(where: { $0.canonicalName == key }) {
+        if let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, key) }) {
             fields[i] = SIPHeader(name: name, value: value)
             var j = fields.count - 1
-            while j > i { if fields[j].canonicalName == key { fields.remove(at: j) }; j -= 1 }
+            while j > i { if HeaderName.same(fields[j].canonicalName, key) { fields.remove(at: j) }; j -= 1 }
         } else {
             fields.append(SIPHeader(name: name, value: value))
         }
     }
     public mutating func remove(_ name: String) {
         let key = HeaderName.canonical(name)
-        fields.removeAll { $0.canonicalName == key }
+        fields.removeAll { HeaderName.same($0.canonicalName, key) }
     }
     /// Removes the first element of a list header (the top Via / Route), splitting a comma-joined field when needed.
     @discardableResult
     public mutating func removeFirstValue(_ name: String) -> String? {
         let key = HeaderName.canonical(name)
-        guard let i = fields.firstIndex(where: { $0.canonicalName == key }) else { return nil }
+        guard let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, key) }) else { return nil }
         var parts = HeaderValueSplitter.split(fields[i].value)
         guard !parts.isEmpty else { fields.remove(at: i); return nil }
         let first = parts.removeFirst()

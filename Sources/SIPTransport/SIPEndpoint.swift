@@ -34,8 +34,28 @@ public struct SIPEndpoint: Hashable, Sendable, CustomStringConvertible {
         self.connectionID = connectionID
     }
 
-    /// The remote IP address as text (no port, no brackets).
-    public var ipAddress: String { address.ipAddress ?? "" }
+    /// The remote IP address as text (no port, no brackets). IPv4 is formatted here: the general path
+    /// (inet_ntop, sprintf per octet) showed in REGISTER profiles, where Via stamping, flow tokens and
+    /// logs ask for it several times per message.
+    public var ipAddress: String {
+        guard case .v4(let v4) = address else { return address.ipAddress ?? "" }
+        return Self.dottedQuad(UInt32(bigEndian: v4.address.sin_addr.s_addr))
+    }
+
+    /// `a.b.c.d` for a host-order IPv4 address.
+    static func dottedQuad(_ ip: UInt32) -> String {
+        String(unsafeUninitializedCapacity: 15) { out in
+            var n = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = Int((ip >> UInt32(shift)) & 0xFF)
+                if octet >= 100 { out[n] = UInt8(48 + octet / 100); n += 1 }
+                if octet >= 10 { out[n] = UInt8(48 + octet / 10 % 10); n += 1 }
+                out[n] = UInt8(48 + octet % 10); n += 1
+                if shift > 0 { out[n] = UInt8(ascii: "."); n += 1 }
+            }
+            return n
+        }
+    }
     public var port: Int { address.port ?? 0 }
 
     public var description: String {

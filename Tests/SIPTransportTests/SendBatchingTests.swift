@@ -85,3 +85,21 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+/// The IPv4 text of an endpoint matches the system's formatting; IPv6 keeps the general path.
+@Suite struct EndpointTextTests {
+    @Test func ipv4TextMatchesInetNtop() throws {
+        var rng = SystemRandomNumberGenerator()
+        var addresses = ["0.0.0.0", "127.0.0.1", "255.255.255.255", "10.0.0.9", "192.168.100.10", "1.22.103.4"]
+        for _ in 0..<500 { addresses.append((0..<4).map { _ in String(Int.random(in: 0...255, using: &rng)) }.joined(separator: ".")) }
+        for text in addresses {
+            let address = try SocketAddress(ipAddress: text, port: 5060)
+            let endpoint = SIPEndpoint(transport: .udp, address: address)
+            #expect(endpoint.ipAddress == address.ipAddress, "\(text)")
+            #expect(endpoint.ipAddress == text)
+        }
+        let v6 = SIPEndpoint(transport: .tcp, address: try SocketAddress(ipAddress: "2001:db8::1", port: 5060))
+        #expect(v6.ipAddress == "2001:db8::1")
+        #expect(v6.description == "tcp:[2001:db8::1]:5060")
+    }
+}
