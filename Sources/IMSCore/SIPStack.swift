@@ -114,7 +114,66 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     // MARK: transport delegate
 
     func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint) {
+        if case .request(let request) = message, request.method == .register, !request.headers.contains("Authorization") {
+            answerStatelessly(request, from: source)
+            return
+        }
         perform(transactions.receive(message, from: source, reliable: source.transport.isReliable, now: Self.now()))
+    }
+
+    // MARK: stateless answers (RFC 3261 §8.2.7)
+
+    /// A REGISTER without credentials always gets a final response at once (a challenge, or 400/403/
+    /// 503): it is answered without a server transaction, as §8.2.7 intends for challenges. A flood of
+    /// unauthenticated REGISTERs then leaves no transaction state behind (§26.1.5), and half of every
+    /// registration's transactions (and their 32 s of Timer J) are gone. A retransmission is simply
+    /// answered again, with the same To tag (§8.2.7: tags generated statelessly) and a fresh nonce.
+    private struct StatelessRequest {
+        var source: SIPEndpoint
+        /// The request's To, to put the stateless tag on.
+        var to: String?
+        var tag: String
+    }
+    private var statelessRequests: [ServerTransactionID: StatelessRequest] = [:]
+    /// Stateless "transaction" IDs live in the top half of the ID space (the layer counts up from 1).
+    static let statelessIDBase: UInt64 = 1 << 63
+    private var lastStatelessID = SIPStack.statelessIDBase
+
+    private func answerStatelessly(_ request: SIPRequest, from source: SIPEndpoint) {
+        metrics.received(.register)
+        lastStatelessID &+= 1
+        let id = ServerTransactionID(rawValue: lastStatelessID)
+        statelessRequests[id] = StatelessRequest(source: source, to: request.headers.first("To"), tag: Self.statelessTag(for: request))
+        element.handle(request: request, transaction: id, from: source)
+        // Every path for a REGISTER without credentials answers at once; should one ever not, the
+        // client retransmits and is answered then.
+        if statelessRequests.removeValue(forKey: id) != nil {
+            logger.warning("REGISTER without credentials left unanswered", metadata: ["from": "\(source)"])
+        }
+    }
+
+    /// The same tag for the same request (Call-ID, CSeq, From, top Via), unpredictable across processes
+    /// (`Hasher` is seeded per process). 48 bits in base 36, like every other tag of this element.
+    static func statelessTag(for request: SIPRequest) -> String {
+        var hasher = Hasher()
+        hasher.combine(request.headers.first("Call-ID"))
+        hasher.combine(request.headers.first("CSeq"))
+        hasher.combine(request.headers.first("From"))
+        hasher.combine(request.headers.firstValue("Via"))
+        return String(UInt64(UInt(bitPattern: hasher.finalize())) & 0xffff_ffff_ffff, radix: 36)
+    }
+
+    /// Sends a final response to a request answered statelessly; provisional ones are not sent (§8.2.7).
+    private func respondStatelessly(_ pending: StatelessRequest, _ response: SIPResponse) {
+        guard response.statusCode >= 200 else { return }
+        var response = response
+        if let to = pending.to, let sent = response.headers.first("To"), sent != to {
+            // The element tagged the To with a random tag: the stateless one replaces it.
+            var base = Substring(to)
+            while let last = base.last, last == " " || last == "\t" { base = base.dropLast() }
+            response.headers.set("To", base + ";tag=" + pending.tag)
+        }
+        transport.send(response, requestSource: pending.source)
     }
 
     func transport(_ transport: SIPTransportLayer, answerBeforeParsing glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
@@ -159,6 +218,10 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
 
     func respond(_ id: ServerTransactionID, _ response: SIPResponse) {
         metrics.sent(response.statusCode)
+        if id.rawValue > Self.statelessIDBase {
+            if let pending = statelessRequests.removeValue(forKey: id) { respondStatelessly(pending, response) }
+            return
+        }
         perform(transactions.respond(id, response, now: Self.now()))
     }
 

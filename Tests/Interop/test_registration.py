@@ -86,6 +86,49 @@ def test_challenge_shape(reg_server):
         assert part in ch, ch
 
 
+def test_unauthenticated_register_answered_statelessly(reg_server):
+    """RFC 3261 §8.2.7: the challenge to a REGISTER without credentials keeps no transaction. A
+    retransmission is answered again with the same To tag (tags generated statelessly) and a fresh
+    nonce; a flood of them leaves /health's server_transactions where it was."""
+    import json
+    ua = UA(reg_server.sip_port, "6505554010", "pw6505554010")
+
+    def server_transactions():
+        status, body = http(reg_server, "GET", "/health")
+        assert status == 200, body
+        return json.loads(body)["server_transactions"]
+
+    before = server_transactions()
+    lines = ["REGISTER sip:example.com SIP/2.0",
+             f"Via: SIP/2.0/UDP 127.0.0.1:{ua.port};branch=z9hG4bKstateless1;rport",
+             "Max-Forwards: 70", f"From: <{ua.aor()}>;tag=st1", f"To: <{ua.aor()}>",
+             "Call-ID: stateless-1@127.0.0.1", "CSeq: 1 REGISTER", f"Contact: {ua.contact()}", "Content-Length: 0"]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    answers = []
+    for _ in range(2):
+        ua.send(data)
+        r = ua.recv_response(1)
+        assert r is not None and status_of(r) == 401
+        answers.append(r)
+    tags = [re.search(r";tag=([^;\s>]+)", header(a, "To")).group(1) for a in answers]
+    assert tags[0] == tags[1], tags
+    assert header(answers[0], "Via") == header(answers[1], "Via")
+    nonces = [re.search(r'nonce="([^"]+)"', header(a, "WWW-Authenticate")).group(1) for a in answers]
+    assert nonces[0] != nonces[1]
+    # A different request gets a different tag.
+    ua.request("REGISTER", "sip:example.com", [f"Contact: {ua.contact()}"])
+    other = ua.recv_response(ua.cseq)
+    assert status_of(other) == 401 and tags[0] not in header(other, "To")
+    for _ in range(200):
+        ua.request("REGISTER", "sip:example.com", [f"Contact: {ua.contact()}"])
+        assert status_of(ua.recv_response(ua.cseq)) == 401
+    assert server_transactions() <= before
+    # And the challenge still leads to a registration (the authenticated leg is stateful).
+    final, _ = ua.register()
+    assert status_of(final) == 200
+    ua.close()
+
+
 def test_register_granted_max_expires_and_headers(reg_server):
     ua = UA(reg_server.sip_port, "6505554011", "pw6505554011")
     final, _ = ua.register(expires=3600)
