@@ -203,7 +203,20 @@ public enum SubscriberCSV {
 
     /// One CSV line with every field double-quoted (`"` doubled): ``splitFields(_:)`` reads it back
     /// as `fields`, provided no field contains a line break.
+    /// Quotes are doubled byte by byte: `String.replacing` matches whole Characters, and a `"` followed
+    /// by a combining mark is one Character that is not `"`, so it was left single (found by CSVFuzz).
     public static func quotedLine(_ fields: [String]) -> String {
-        fields.map { "\"" + $0.replacing("\"", with: "\"\"") + "\"" }.joined(separator: ",")
+        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ",")
+        var out: [UInt8] = []
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(comma) }
+            out.append(quote)
+            for byte in field.utf8 {
+                if byte == quote { out.append(quote) }
+                out.append(byte)
+            }
+            out.append(quote)
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
