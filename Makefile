@@ -88,4 +88,4 @@ bench: release
 	Tests/Bench/bench.sh
 
 clean:
-	rm -rf .build .build-fuzz
+	rm -rf .build $(FUZZ_DIR)

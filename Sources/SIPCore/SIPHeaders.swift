@@ -14,6 +14,9 @@ public struct SIPHeader: Hashable, Sendable {
     /// of parsing the text up to eight times per REGISTER. Dropped when the value changes.
     var parsed: ParsedNameAddrs?
 
+    /// The value as one name-addr (nil when malformed): the validation's parse when kept, else parsed now.
+    var nameAddr: NameAddr? { parsed.map { $0.values.first } ?? (try? NameAddr(parsing: value)) }
+
     // Equality and hashing are over the text; the cache is derived from it.
     public static func == (a: SIPHeader, b: SIPHeader) -> Bool { a.name == b.name && a.value == b.value }
     public func hash(into hasher: inout Hasher) {
@@ -127,9 +130,7 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// parser's validation kept, else parsed now.
     public func nameAddr(_ name: String) -> NameAddr? {
         let key = HeaderName.canonical(name)
-        guard let field = fields.first(where: { HeaderName.same($0.canonicalName, key) }) else { return nil }
-        if let parsed = field.parsed { return parsed.values.first }
-        return try? NameAddr(parsing: field.value)
+        return fields.first(where: { HeaderName.same($0.canonicalName, key) })?.nameAddr
     }
 
     /// Every element of every field with this name as name-addrs when validation kept them all; nil

@@ -37,8 +37,7 @@ public struct SIPRequest: Sendable, Hashable {
         if let from = headers.first("From") { h.add("From", from) }
         if let toField = headers.fields.first(where: { $0.canonicalName == "to" }) {
             var to = toField.value
-            if let toTag, statusCode != 100,
-               let parsed = toField.parsed?.values.first ?? (try? NameAddr(parsing: to)), parsed.tag == nil {
+            if let toTag, statusCode != 100, let parsed = toField.nameAddr, parsed.tag == nil {
                 to = SIPGrammar.trimWSP(to) + ";tag=" + toTag
             }
             h.add("To", to)
