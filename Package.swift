@@ -101,6 +101,7 @@ let package = Package(
         .testTarget(name: "SIPTransportTests", dependencies: ["SIPTransport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                                               .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HSSTests", dependencies: ["HSS", "IMSModel"]),
+        .testTarget(name: "IMSCoreTests", dependencies: ["IMSCore"]),
         .testTarget(name: "HSSAPITests", dependencies: ["HSSAPI", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

@@ -37,6 +37,8 @@ public final class AIOServer: Sendable {
     private let reloadTask: NIOLockedValueBox<Task<Void, Never>?> = NIOLockedValueBox(nil)
     private let feedBox: NIOLockedValueBox<ProvisioningFeed?> = NIOLockedValueBox(nil)
     private let trimTask: NIOLockedValueBox<RepeatedTask?> = NIOLockedValueBox(nil)
+    /// Listeners still to come up (SIP, HSS API) before the start-up pages are released.
+    private let startupPending = NIOLockedValueBox(2)
     private var provisioningFeed: ProvisioningFeed? {
         get { feedBox.withLockedValue { $0 } }
         set { feedBox.withLockedValue { $0 = newValue } }
@@ -152,7 +154,24 @@ public final class AIOServer: Sendable {
             }
         }
         let bound = try await sipLoop.submit { stack.transport.boundAddresses }.get()
+        listenerUp()
         return banner(bound: bound, certificate: tlsContext.paths)
+    }
+
+    /// Counts the listeners coming up; after the last one, start-up is over and the pages only it
+    /// used are given back (`MemoryTrim.releaseStartupPages`), off the SIP loop.
+    private func listenerUp() {
+        let last = startupPending.withLockedValue { pending -> Bool in
+            pending -= 1
+            return pending == 0
+        }
+        guard last else { return }
+        let loop = group.makeIterator().first { $0 !== sipLoop } ?? sipLoop
+        loop.execute { [logger] in
+            let released = MemoryTrim.releaseStartupPages()
+            func mb(_ bytes: Int) -> String { let tenths = bytes * 10 / 1_048_576; return "\(tenths / 10).\(tenths % 10)" }
+            logger.debug("start-up over: resident \(mb(released.residentBefore)) MB -> \(mb(released.residentAfter)) MB (\(released.mappings) file mappings paged out)")
+        }
     }
 
     /// SIGHUP re-reads enum.json and bgcf.json; calls in progress are untouched, and a file with an
@@ -206,6 +225,7 @@ public final class AIOServer: Sendable {
         }
         return Application(router: router,
                            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: config.hssPort)),
+                           onServerRunning: { [weak self] _ in self?.listenerUp() },
                            eventLoopGroupProvider: .shared(group), logger: logger)
     }
 

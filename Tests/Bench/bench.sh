@@ -229,7 +229,7 @@ start_server
 STARTUP_FIRST_MS=$STARTUP_MS
 sleep 2
 read -r IDLE_RSS IDLE_PSS <<<"$(mem_kb)"
-log "idle: rss=${IDLE_RSS}kB pss=${IDLE_PSS}kB health=$(health)"
+log "idle: rss=${IDLE_RSS}kB pss=${IDLE_PSS}kB ($(grep -E '^Rss(Anon|File):' /proc/$SPID/status | tr -s ' \t\n' ' ')) health=$(health)"
 
 # ---------- 3. register all subscribers (Contacts -> UAS port) ----------
 run_step fill "$FILL_RATE" "$NSUB"
