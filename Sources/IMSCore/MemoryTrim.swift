@@ -73,21 +73,24 @@ enum MemoryTrim {
         return result
     }
 
+    /// VmRSS from /proc/self/status, in bytes (0 if unreadable or not Linux).
+    static func residentBytes() -> Int {
+        #if os(Linux)
+        guard let status = readProcFile("/proc/self/status") else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            let kb = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
+            return kb * 1024
+        }
+        #endif
+        return 0
+    }
+
     #if os(Linux)
     private static func privateFileMappings() -> [Mapping] {
         guard let maps = readProcFile("/proc/self/maps") else { return [] }
         return privateFileMappings(maps: maps)
     }
 
-    /// VmRSS from /proc/self/status, in bytes (0 if unreadable).
-    static func residentBytes() -> Int {
-        guard let status = readProcFile("/proc/self/status") else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            let kb = line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
-            return kb * 1024
-        }
-        return 0
-    }
 
     /// /proc files report size 0, so read until end of file.
     private static func readProcFile(_ path: String) -> String? {

@@ -16,6 +16,8 @@ public final class SIPMetrics: Sendable {
     let overloadRejections: Counter
     let registerDuration: DurationHistogram
     let stateGauges: [String: Gauge]
+    /// The Prometheus convention's process gauge: resident set (VmRSS) when scraped.
+    let residentMemory: Gauge
 
     static var requestsReceived: MetricNameDescriptor { MetricNameDescriptor(namespace: "sip", metricName: "requests_received", unitName: "total",
                                                        helpText: "SIP requests received, by method") }
@@ -56,6 +58,9 @@ public final class SIPMetrics: Sendable {
                 namespace: "sip", metricName: name, unitName: "current", helpText: "Current \(name.replacingUnderscores)"))
         }
         stateGauges = gauges
+        residentMemory = registry.makeGauge(descriptor: MetricNameDescriptor(
+            namespace: "process", metricName: "resident_memory", unitName: "bytes",
+            helpText: "Resident memory size in bytes"))
     }
 
     func received(_ method: SIPMethod) {
@@ -77,6 +82,7 @@ public final class SIPMetrics: Sendable {
 
     func updateState(_ counts: [(String, Int)]) {
         for (name, value) in counts { stateGauges[name]?.set(Double(value)) }
+        residentMemory.set(Double(MemoryTrim.residentBytes()))
     }
 }
 

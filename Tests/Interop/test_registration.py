@@ -389,5 +389,11 @@ def test_prometheus_metrics_and_health(reg_server):
     assert values['sip_responses_sent_total{code="401"}'] >= 2
     assert values["sip_bindings_current"] >= 1
     assert values["sip_register_duration_seconds_count"] >= 4
+    assert 1e6 < values["process_resident_memory_bytes"] < 4e9
+    # Once every listener was up, the pages only start-up used went back to the kernel.
+    m = re.search(r"start-up over: resident ([0-9.]+) MB -> ([0-9.]+) MB \((\d+) file mappings paged out\)",
+                  reg_server.read_log())
+    assert m, reg_server.read_log()[-2000:]
+    assert float(m.group(2)) < float(m.group(1)) and int(m.group(3)) > 0, m.group(0)
     status, body = http(reg_server, "GET", "/health")
     assert status == 200 and json.loads(body)["status"] == "ok"
