@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore"], exclude: ["rfc4475"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
         .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
-        .testTarget(name: "SCSCFTests", dependencies: ["SCSCF", "SIPCore"]),
+        .testTarget(name: "SCSCFTests", dependencies: ["SCSCF", "SIPCore", "IMSModel", "PCSCF"]),
         .testTarget(name: "DigestAuthTests", dependencies: ["DigestAuth"]),
         .testTarget(name: "IMSStoreTests", dependencies: ["IMSStore", "ProvisioningCSV"]),
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),

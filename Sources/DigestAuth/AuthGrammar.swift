@@ -69,8 +69,14 @@ enum AuthGrammar {
     /// characters except HTAB cannot be represented (RFC 3261 quoted-pair excludes CR/LF) and are dropped,
     /// so serialisation can never inject a header line.
     static func quoted(_ value: String) -> String {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
+        var out: [UInt8] = []
         out.reserveCapacity(value.utf8.count + 2)
+        appendQuoted(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendQuoted(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         for b in value.utf8 {
             switch b {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
@@ -85,7 +91,11 @@ enum AuthGrammar {
             }
         }
         out.append(UInt8(ascii: "\""))
-        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `sanitizedToken` appended to a byte buffer (serialisers build one buffer, not a string per piece).
+    static func appendSanitizedToken(_ s: String, to out: inout [UInt8]) {
+        for b in s.utf8 where isTokenByte(b) { out.append(b) }
     }
 
     /// Drops every byte that is not a token byte (used for names and tokens supplied by code, never input).

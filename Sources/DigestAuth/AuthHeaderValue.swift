@@ -127,19 +127,27 @@ public struct AuthHeaderValue: Sendable, Hashable, CustomStringConvertible {
 
     /// The header value as it goes on the wire: `Scheme p1=v1, p2="v2"`.
     public var serialized: String {
-        var out = AuthGrammar.sanitizedToken(scheme)
+        // One byte buffer sized up front: a WWW-Authenticate per REGISTER challenge, so no string per piece.
+        var out: [UInt8] = []
+        out.reserveCapacity(scheme.utf8.count + (token68?.utf8.count ?? 0)
+                            + parameters.reduce(1) { $0 + $1.name.utf8.count + $1.value.utf8.count + 6 })
+        AuthGrammar.appendSanitizedToken(scheme, to: &out)
         if let token68 {
-            out += " " + String(decoding: token68.utf8.filter { AuthGrammar.isToken68Byte($0) || $0 == UInt8(ascii: "=") }, as: UTF8.self)
-        } else if !parameters.isEmpty {
-            // Appended in place: no array of per-parameter strings to join.
+            out.append(UInt8(ascii: " "))
+            for b in token68.utf8 where AuthGrammar.isToken68Byte(b) || b == UInt8(ascii: "=") { out.append(b) }
+        } else {
             for (i, p) in parameters.enumerated() {
-                out += i == 0 ? " " : ", "
-                out += AuthGrammar.sanitizedToken(p.name)
-                out += "="
-                if !p.isQuoted, AuthGrammar.isToken(p.value) { out += p.value } else { out += AuthGrammar.quoted(p.value) }
+                if i == 0 { out.append(UInt8(ascii: " ")) } else { out.append(UInt8(ascii: ",")); out.append(UInt8(ascii: " ")) }
+                AuthGrammar.appendSanitizedToken(p.name, to: &out)
+                out.append(UInt8(ascii: "="))
+                if !p.isQuoted, AuthGrammar.isToken(p.value) {
+                    out.append(contentsOf: p.value.utf8)
+                } else {
+                    AuthGrammar.appendQuoted(p.value, to: &out)
+                }
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     public var description: String { serialized }

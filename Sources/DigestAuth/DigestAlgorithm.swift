@@ -24,17 +24,29 @@ public enum DigestHashFunction: Sendable, Hashable, CaseIterable {
 
     /// H(data) as lower-case hex.
     public func hexDigest<C: Collection>(_ data: C) -> String where C.Element == UInt8 {
-        let bytes = Array(data)
-        switch self {
-        case .md5:
-            return Hex.encode(Insecure.MD5.hash(data: bytes))
-        case .sha256:
-            return Hex.encode(SHA256.hash(data: bytes))
-        }
+        if let hex = data.withContiguousStorageIfAvailable({ hexDigest(bytes: UnsafeRawBufferPointer($0)) }) { return hex }
+        return Array(data).withUnsafeBytes { hexDigest(bytes: $0) }
     }
 
     /// H(string) over the UTF-8 bytes, as lower-case hex.
-    public func hexDigest(_ string: String) -> String { hexDigest(Array(string.utf8)) }
+    public func hexDigest(_ string: String) -> String {
+        var text = string
+        return text.withUTF8 { hexDigest(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Hashes the bytes where they are: several digests per REGISTER, no copy into an array first.
+    func hexDigest(bytes: UnsafeRawBufferPointer) -> String {
+        switch self {
+        case .md5:
+            var hasher = Insecure.MD5()
+            hasher.update(bufferPointer: bytes)
+            return Hex.encode(hasher.finalize())
+        case .sha256:
+            var hasher = SHA256()
+            hasher.update(bufferPointer: bytes)
+            return Hex.encode(hasher.finalize())
+        }
+    }
 }
 
 /// Digest algorithms supported (RFC 2617, RFC 7616, RFC 8760). Tokens compare case-insensitively.

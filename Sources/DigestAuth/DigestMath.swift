@@ -30,7 +30,18 @@ public enum DigestMath {
         if qop == .authInt {
             return hash.hexDigest("\(method):\(uri):\(hash.hexDigest(body))")
         }
-        return hash.hexDigest("\(method):\(uri)")
+        return hash.hexDigest(joined(method, uri))
+    }
+
+    /// The parts joined with ":" as one byte buffer (what H() is applied to), sized up front.
+    static func joined(_ parts: String...) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(parts.reduce(parts.count) { $0 + $1.utf8.count })
+        for (i, part) in parts.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ":")) }
+            out.append(contentsOf: part.utf8)
+        }
+        return out
     }
 
     /// The request-digest a client sends in `response`.
@@ -63,9 +74,9 @@ public enum DigestMath {
         let a1 = effectiveHA1(algorithm, storedHA1: storedHA1, nonce: nonce, cnonce: cnonce)
         let a2 = ha2(h, method: method, uri: uri, qop: qop, body: body)
         if let qop {
-            return h.hexDigest("\(a1):\(nonce):\(nonceCount ?? ""):\(cnonce ?? ""):\(qopText ?? qop.token):\(a2)")
+            return h.hexDigest(joined(a1, nonce, nonceCount ?? "", cnonce ?? "", qopText ?? qop.token, a2))
         }
-        return h.hexDigest("\(a1):\(nonce):\(a2)")
+        return h.hexDigest(joined(a1, nonce, a2))
     }
 }
 

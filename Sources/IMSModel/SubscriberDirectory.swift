@@ -83,14 +83,19 @@ public enum PublicIdentity {
     public static func normalize(_ uri: URI, homeDomain: String?, aliases: Set<String>) -> String? {
         switch uri {
         case .sip(let sip):
-            var out = sip.scheme.lowercased() + ":"
-            if let user = sip.user, !user.isEmpty { out += user + "@" }
-            let host = sip.host.lowercased()
-            if let homeDomain, aliases.contains(host) {
-                return out + homeDomain.lowercased()
-            }
-            out += host
-            if let port = sip.port { out += ":\(port)" }
+            // Hot: twice per REGISTER. ASCII case folding (schemes and host names are ASCII on the wire;
+            // an IDN host arrives as A-labels), and the pieces appended into one sized string.
+            let host = sip.host.lowercasedASCII
+            let user = sip.user ?? ""
+            let alias = homeDomain.flatMap { aliases.contains(host) ? $0.lowercasedASCII : nil }
+            let domain = alias ?? host
+            var out = ""
+            out.reserveCapacity(sip.scheme.utf8.count + user.utf8.count + domain.utf8.count + 8)
+            out += sip.scheme.lowercasedASCII
+            out += ":"
+            if !user.isEmpty { out += user; out += "@" }
+            out += domain
+            if alias == nil, let port = sip.port { out += ":"; out += String(port) }
             return out
         case .tel(let tel):
             return "tel:" + tel.normalizedNumber

@@ -70,18 +70,25 @@ public final class PCSCF {
 
     /// The user part of the Path URI: the flow, made safe for a SIP URI user part (RFC 5626 §5.2 flow token).
     public static func flowToken(_ flow: String) -> String {
-        var out = "f-"
+        // Built as bytes: it runs for every REGISTER and its response.
+        var out: [UInt8] = [UInt8(ascii: "f"), UInt8(ascii: "-")]
+        out.reserveCapacity(flow.utf8.count * 3 + 2)
         for b in flow.utf8 {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                  UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                out.unicodeScalars.append(Unicode.Scalar(b))
+                out.append(b)
             default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigit(b >> 4))
+                out.append(hexDigit(b & 15))
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
     }
 
     /// The inverse of `flowToken`, for terminating requests that arrive with our Path as Route.

@@ -391,10 +391,10 @@ public struct Registrar: Sendable {
         // and the parameters that must match when present on either side (user, ttl, method, maddr, transport).
         var key = "\(uri.scheme):\(uri.user ?? "")"
         if let password = uri.password { key += ":" + password }
-        key += "@\(uri.host.lowercased()):\(uri.port ?? 0)"
+        key += "@\(uri.host.lowercasedASCII):\(uri.port ?? 0)"
         for name in ["transport", "user", "ttl", "method", "maddr"] {
             if let value = uri.parameters[name] {
-                key += ";\(name)" + (value.map { "=" + $0.lowercased() } ?? "")
+                key += ";\(name)" + (value.map { "=" + $0.lowercasedASCII } ?? "")
             }
         }
         return key

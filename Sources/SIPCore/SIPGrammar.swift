@@ -339,3 +339,9 @@ extension SIPParameters {
         return s
     }
 }
+
+extension String {
+    /// ASCII-only lower-casing for protocol text (schemes, host names, tokens): no Unicode case
+    /// mapping, and no copy when the text is lower-case already (the usual case on the wire).
+    public var lowercasedASCII: String { SIPGrammar.lowercasedASCII(self) }
+}

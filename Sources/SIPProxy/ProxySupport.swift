@@ -2,9 +2,7 @@ import SIPCore
 
 /// Small helpers shared by the proxy module (no Foundation).
 enum ProxyText {
-    static func lowercasedASCII(_ s: String) -> String {
-        String(decoding: s.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
-    }
+    static func lowercasedASCII(_ s: String) -> String { s.lowercasedASCII }
 
     static func trimmed(_ s: Substring) -> Substring {
         var v = s
