@@ -59,6 +59,13 @@ enum AuthGrammar {
         (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) ? b | 0x20 : b
     }
 
+    /// `s` cut at each `delimiter` byte, empty pieces dropped (as `split(separator:)`). Compared as a byte,
+    /// as the header parser reads it: `String.split` compares Characters and misses a delimiter followed by a
+    /// combining mark. An ASCII byte always ends a scalar, so the pieces are valid Substrings.
+    static func split<S: StringProtocol>(_ s: S, on delimiter: UInt8) -> [S.SubSequence] {
+        s.utf8.split(separator: delimiter).map { s[$0.startIndex..<$0.endIndex] }
+    }
+
     static func lowercasedASCII<S: StringProtocol>(_ s: S) -> String {
         // Parameter names nearly always arrive lower-case already: then no mapped copy.
         if !s.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) { return String(s) }

@@ -106,13 +106,14 @@ public enum DigestIdentity {
     /// An empty username (or one longer than 512 bytes) yields no candidate.
     public static func impiCandidates(username: String, homeDomain: String) -> [String] {
         guard !username.isEmpty, username.utf8.count <= 512 else { return [] }
-        guard let at = username.lastIndex(of: "@") else {
+        // The last "@" byte, not Character: an "@" followed by a combining mark is one Character to `lastIndex(of:)`.
+        guard let at = username.utf8.lastIndex(of: UInt8(ascii: "@")) else {
             let domain = homeDomain.trimmingASCIIWhitespace()
             return domain.isEmpty ? [username] : ["\(username)@\(domain)"]
         }
         var candidates = [username]
         let user = username[..<at]
-        let domain = username[username.index(after: at)...]
+        let domain = username[username.utf8.index(after: at)...]
         let lowered = "\(user)@\(AuthGrammar.lowercasedASCII(domain))"
         if lowered != username { candidates.append(lowered) }
         return candidates

@@ -61,7 +61,8 @@ public struct DigestChallenge: Sendable, Hashable, CustomStringConvertible {
                 guard AuthGrammar.isToken(p.value) else { throw .invalidParameter("algorithm") }
                 algorithmName = p.value
             case "qop":
-                let options = p.value.split(separator: ",").map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
+                // qop-options = "qop" EQUAL LDQUOT qop-value *("," qop-value) RDQUOT (RFC 3261 §25.1): cut at "," bytes.
+                let options = AuthGrammar.split(p.value, on: UInt8(ascii: ",")).map { $0.trimmingASCIIWhitespace() }.filter { !$0.isEmpty }
                 guard !options.isEmpty, options.allSatisfy(AuthGrammar.isToken) else { throw .invalidParameter("qop") }
                 qopOptions = options
             case "stale":

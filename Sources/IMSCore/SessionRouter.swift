@@ -478,8 +478,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
     /// RFC 4028: pass session timers through; add Session-Expires when absent; refuse below Min-SE.
     private func checkSessionTimer(_ request: inout SIPRequest) -> SIPResponse? {
         if let value = request.headers.first("Session-Expires") {
-            let seconds = Int(value.split(separator: ";").first.map { String($0).trimmingCharacters() } ?? "")
-            guard let seconds else {
+            guard let seconds = Self.sessionExpiresSeconds(value) else {
                 return stack.element.reply(request, 400, reason: "Bad Header: Session-Expires")
             }
             if seconds < minSessionExpires {
@@ -493,6 +492,13 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         return nil
     }
 
+    /// The delta-seconds of a Session-Expires value (RFC 4028 §4: delta-seconds *(SEMI se-params)), nil when
+    /// not a number. Cut at the first ";" byte, as the parser reads it: a ";" followed by a combining mark is
+    /// one Character to `String.split`, which would have missed it.
+    static func sessionExpiresSeconds(_ value: String) -> Int? {
+        ByteSplitter.split(value, on: UInt8(ascii: ";")).first.flatMap { Int(ByteSplitter.trimmingWSP($0)) }
+    }
+
     /// The P-CSCF looks at SDP (TS 24.229 §6.2): a body declared as SDP must at least be SDP.
     private func checkSDP(_ request: SIPRequest) -> SIPResponse? {
         guard request.mediaType == "application/sdp", !request.body.isEmpty else { return nil }
@@ -502,13 +508,4 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
         return r
     }
 
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
-    }
 }

@@ -48,7 +48,10 @@ public struct RegEventSubscriptions: Sendable {
     /// `contactHeaderHost` is how NOTIFYs say where to reach us (`sip:scscf@host:port`).
     public mutating func subscribe(_ request: SIPRequest, aor: String, peer: String, ourContact: String,
                                    document: (Int, RegInfo.DocumentState) -> String, now: Int64, newTag: () -> String) -> Outcome {
-        guard let event = request.headers.first("Event"), event.split(separator: ";").first.map({ String($0).trimmingSpaces.lowercased() }) == "reg" else {
+        // The package ends at the first ";" byte (RFC 6665 §8.4 Event = event-type *(SEMI event-param)), as the
+        // parser reads it: `String.split` would not see a ";" followed by a combining mark.
+        guard let event = request.headers.first("Event"),
+              ByteSplitter.split(event, on: UInt8(ascii: ";")).first.map({ ByteSplitter.trimmingWSP($0).lowercased() }) == "reg" else {
             return .rejected(status: 489, reason: "Bad Event", headers: [SIPHeader(name: "Allow-Events", value: "reg")])
         }
         if let accept = request.headers.first("Accept"), !accept.lowercased().contains("application/reginfo+xml") && !accept.contains("*/*") {

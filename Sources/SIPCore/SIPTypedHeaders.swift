@@ -45,8 +45,9 @@ extension SIPTypedHeaders {
     /// `type/subtype` of Content-Type, lower-cased, without parameters.
     public var mediaType: String? {
         guard let ct = contentType else { return nil }
-        let base = ct.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ct
-        return SIPGrammar.lowercasedASCII(String(base.filter { $0 != " " && $0 != "\t" }))
+        // The media type ends at the first ";" byte (RFC 3261 §25 m-type "/" m-subtype *(SEMI m-parameter)).
+        let base = ByteSplitter.split(ct, on: UInt8(ascii: ";"), maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(ct)
+        return SIPGrammar.lowercasedASCII(String(decoding: base.utf8.filter { !SIPGrammar.isWSP($0) }, as: UTF8.self))
     }
     public var contentLength: Int? { headers.first("Content-Length").flatMap { SIPGrammar.parseInteger(SIPGrammar.trimWSP($0), max: Int(Int32.max)) } }
     /// Option tags (RFC 3261 §20.32, §20.29, §20.37).

@@ -24,16 +24,17 @@ public struct FeatureValue: Sendable, Hashable {
     public static func parseList(_ raw: String?) -> [FeatureValue] {
         guard let raw else { return [FeatureValue(.boolean(true))] }
         let text = ProxyText.unquoted(raw)
-        if text.hasPrefix("<"), text.hasSuffix(">"), text.utf8.count >= 2 {
-            return [FeatureValue(.string(String(text.dropFirst().dropLast())))]
+        if text.utf8.count >= 2, text.utf8.first == UInt8(ascii: "<"), text.utf8.last == UInt8(ascii: ">") {
+            return [FeatureValue(.string(String(decoding: text.utf8.dropFirst().dropLast(), as: UTF8.self)))]
         }
         var out: [FeatureValue] = []
-        for item in text.split(separator: ",") {
+        // Values are cut at "," bytes, as the parser reads the text (RFC 3840 §9 value-list; RFC 3261 §25 COMMA).
+        for item in ByteSplitter.split(text, on: UInt8(ascii: ",")) {
             var v = ProxyText.trimmed(item)
             var negated = false
-            if v.hasPrefix("!") { negated = true; v = ProxyText.trimmed(v.dropFirst()) }
+            if let rest = ProxyText.droppingPrefix(v, "!") { negated = true; v = ProxyText.trimmed(rest) }
             guard !v.isEmpty else { continue }
-            if v.hasPrefix("#"), let range = numericRange(v.dropFirst()) {
+            if let rest = ProxyText.droppingPrefix(v, "#"), let range = numericRange(rest) {
                 out.append(FeatureValue(.numeric(range), negated: negated))
             } else if ProxyText.equalsIgnoringCase(String(v), "TRUE") {
                 out.append(FeatureValue(.boolean(true), negated: negated))
@@ -48,10 +49,10 @@ public struct FeatureValue: Sendable, Hashable {
 
     /// `>=n`, `<=n`, `=n`, `n:m` (RFC 3840 numeric-relation).
     static func numericRange(_ s: Substring) -> ClosedRange<Double>? {
-        if s.hasPrefix(">="), let n = Double(ProxyText.trimmed(s.dropFirst(2))) { return n ... Double.greatestFiniteMagnitude }
-        if s.hasPrefix("<="), let n = Double(ProxyText.trimmed(s.dropFirst(2))) { return -Double.greatestFiniteMagnitude ... n }
-        if s.hasPrefix("="), let n = Double(ProxyText.trimmed(s.dropFirst())) { return n ... n }
-        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        if let r = ProxyText.droppingPrefix(s, ">="), let n = Double(ProxyText.trimmed(r)) { return n ... Double.greatestFiniteMagnitude }
+        if let r = ProxyText.droppingPrefix(s, "<="), let n = Double(ProxyText.trimmed(r)) { return -Double.greatestFiniteMagnitude ... n }
+        if let r = ProxyText.droppingPrefix(s, "="), let n = Double(ProxyText.trimmed(r)) { return n ... n }
+        let parts = ByteSplitter.split(s, on: UInt8(ascii: ":"), omittingEmptySubsequences: false)
         if parts.count == 2, let a = Double(ProxyText.trimmed(parts[0])), let b = Double(ProxyText.trimmed(parts[1])) {
             return min(a, b) ... max(a, b)
         }
@@ -130,14 +131,18 @@ public struct FeaturePredicate: Sendable, Hashable {
     /// `require` and `explicit` are flags; feature parameters become terms; other parameters are ignored.
     public init(parsing value: String) {
         var parts = ProxyText.splitOutsideQuotes(value, separator: UInt8(ascii: ";")).map(ProxyText.trimmed)
-        if let first = parts.first, first == "*" || first.hasPrefix("<") || (!first.contains("=") && first.contains(":")) {
+        // "=", ":" and "<" are looked for as bytes, as the parser reads them (RFC 3261 §25 EQUAL, LAQUOT).
+        if let first = parts.first, first == "*" || first.utf8.first == UInt8(ascii: "<")
+            || (!first.utf8.contains(UInt8(ascii: "=")) && first.utf8.contains(UInt8(ascii: ":"))) {
             parts.removeFirst()
         }
         var params = SIPParameters()
         var require = false, explicit = false
         for p in parts where !p.isEmpty {
-            let nv = p.split(separator: "=", maxSplits: 1).map { ProxyText.trimmed($0) }
-            let name = String(nv[0])
+            let nv = ByteSplitter.split(p, on: UInt8(ascii: "="), maxSplits: 1).map { ProxyText.trimmed($0) }
+            // A bare "=" leaves nothing (empty pieces are dropped): skip it rather than index an empty list.
+            guard let first = nv.first else { continue }
+            let name = String(first)
             let lower = ProxyText.lowercasedASCII(name)
             if nv.count == 1, lower == "require" { require = true; continue }
             if nv.count == 1, lower == "explicit" { explicit = true; continue }
@@ -240,7 +245,7 @@ public struct CallerPreferences: Sendable, Hashable {
         if accept.isEmpty, reject.isEmpty {
             var terms: [String: [FeatureValue]] = ["sip.methods": [FeatureValue(.token(ProxyText.lowercasedASCII(request.method.rawValue)))]]
             if request.method == .subscribe, let event = request.headers.first("Event"),
-               let package = event.split(separator: ";").first.map({ ProxyText.trimmed($0) }), !package.isEmpty {
+               let package = ByteSplitter.split(event, on: UInt8(ascii: ";")).first.map({ ProxyText.trimmed($0) }), !package.isEmpty {
                 terms["sip.events"] = [FeatureValue(.token(ProxyText.lowercasedASCII(String(package))))]
             }
             self.init(accept: [FeaturePredicate(terms: FeatureSet(terms), require: true)], reject: [], disposition: disposition, isImplicit: true)

@@ -4,13 +4,24 @@ import SIPCore
 enum ProxyText {
     static func lowercasedASCII(_ s: String) -> String { s.lowercasedASCII }
 
+    /// Trims SP, HTAB, CR and LF compared as bytes, as the parser reads them (a space followed by a
+    /// combining mark is one Character, but still a space).
     static func trimmed(_ s: Substring) -> Substring {
-        var v = s
-        while let f = v.first, f == " " || f == "\t" || f == "\r" || f == "\n" { v = v.dropFirst() }
-        while let l = v.last, l == " " || l == "\t" || l == "\r" || l == "\n" { v = v.dropLast() }
-        return v
+        let u = s.utf8
+        var lo = u.startIndex, hi = u.endIndex
+        while lo < hi, isSpace(u[lo]) { u.formIndex(after: &lo) }
+        while hi > lo, isSpace(u[u.index(before: hi)]) { u.formIndex(before: &hi) }
+        return s[lo..<hi]
     }
+    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
     static func trimmed(_ s: String) -> String { String(trimmed(Substring(s))) }
+
+    /// `s` after `prefix`, compared as bytes; nil when `s` does not start with it. (`hasPrefix` compares
+    /// Characters: "!" followed by a combining mark would not count.)
+    static func droppingPrefix(_ s: Substring, _ prefix: String) -> Substring? {
+        guard s.utf8.starts(with: prefix.utf8) else { return nil }
+        return s[s.utf8.index(s.startIndex, offsetBy: prefix.utf8.count)...]
+    }
 
     static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool { lowercasedASCII(a) == lowercasedASCII(b) }
 

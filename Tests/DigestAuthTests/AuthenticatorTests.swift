@@ -208,6 +208,10 @@ struct AuthenticatorTests {
         #expect(DigestIdentity.impiCandidates(username: "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", homeDomain: "x")
             == ["001010000000001@ims.mnc001.mcc001.3gppnetwork.org"])
         #expect(DigestIdentity.impiCandidates(username: "", homeDomain: "ims.example.com").isEmpty)
+        // "@\u{0301}" is one Character, which `lastIndex(of: "@")` did not find (the username became
+        // "alice@\u{0301}Example.com@ims.example.com"); the "@" byte splits user and domain.
+        #expect(DigestIdentity.impiCandidates(username: "alice@\u{0301}Example.com", homeDomain: "ims.example.com").map { Array($0.utf8) }
+            == [Array("alice@\u{0301}Example.com".utf8), Array("alice@\u{0301}example.com".utf8)])
         #expect(DigestIdentity.impiCandidates(username: "alice", homeDomain: "") == ["alice"])
         #expect(DigestIdentity.impiCandidates(username: String(repeating: "a", count: 600), homeDomain: "d").isEmpty)
     }

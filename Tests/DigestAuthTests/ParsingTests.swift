@@ -280,6 +280,19 @@ struct ParsingTests {
         #expect(challengeError(#"Digest realm="r", nonce="n", qop=" , ""#) == .invalidParameter("qop"))
     }
 
+    @Test("Challenge qop list is cut at comma bytes")
+    func challengeQopSplitsOnBytes() throws {
+        #expect(try DigestChallenge.parse(#"Digest realm="r", nonce="n", qop="auth,auth-int""#).qopOptions == ["auth", "auth-int"])
+        #expect(try DigestChallenge.parse(#"Digest realm="r", nonce="n", qop=" auth ,, auth-int , ""#).qopOptions == ["auth", "auth-int"])
+        // ",\u{0301}" is one Character: `String.split` saw one option. Cut at the "," byte there are two, and
+        // the second ("\u{0301}auth-int") is no token, so the list is still refused, now for the right reason.
+        #expect(AuthGrammar.split("auth,\u{0301}auth-int", on: UInt8(ascii: ",")).map { Array($0.utf8) }
+            == [Array("auth".utf8), Array("\u{0301}auth-int".utf8)])
+        #expect(AuthGrammar.split(",a,,b,", on: UInt8(ascii: ",")) == ["a", "b"])
+        #expect(AuthGrammar.split("", on: UInt8(ascii: ",")).isEmpty)
+        #expect(challengeError("Digest realm=\"r\", nonce=\"n\", qop=\"auth,\u{0301}auth-int\"") == .invalidParameter("qop"))
+    }
+
     @Test("Challenge serialisation: exact form, stale, SHA-256, no qop")
     func challengeSerialize() throws {
         let c = DigestChallenge(realm: "ims.example.com", nonce: "N1", opaque: "O1", algorithm: .md5, qop: [.auth])

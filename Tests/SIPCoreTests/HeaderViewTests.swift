@@ -38,6 +38,19 @@ struct HeaderViewTests {
         #expect(throws: SIPParseError.self) { try NameAddr(parsing: text) }
     }
 
+    @Test func mediaTypeEndsAtTheFirstSemicolonByte() throws {
+        func mediaType(_ contentType: String) throws -> String? {
+            try SIPParser.parse(Support.request("MESSAGE", extra: ["Content-Type: \(contentType)"])).mediaType
+        }
+        #expect(try mediaType("Application/SDP ; charset=utf-8") == "application/sdp")
+        #expect(try mediaType("text/plain") == "text/plain")
+        #expect(try mediaType(" application / sdp") == "application/sdp")
+        // ";\u{0301}" is one Character; the parameter still starts at the ";" byte.
+        #expect(try mediaType("application/sdp;\u{0301}charset=utf-8") == "application/sdp")
+        // SP/HTAB bytes are dropped even when a combining mark makes them part of a larger Character.
+        #expect(try mediaType("application/sdp \u{0301}").map { Array($0.utf8) } == Array("application/sdp\u{0301}".utf8))
+    }
+
     @Test func nameAddrDescriptionRoundTrips() throws {
         for text in ["sip:b@x;tag=1", "\"Q \\\"uote\\\"\" <sip:b@x;lr>;p=\"v;,\"", "Bob <sips:b@[::1]:5061>", "<urn:service:sos>"] {
             let n = try NameAddr(parsing: text)

@@ -152,6 +152,74 @@ struct CallerPreferencesTests {
         #expect(p.terms.features.count == 2)
     }
 
+    // Delimiters are read as bytes, like the parser reads them: ",\u{0301}", "=\u{0301}", ";\u{0301}" and
+    // "!\u{0301}" are single Characters, which `String.split` / `hasPrefix` did not see.
+
+    @Test func featureValueListSplitsAtCommaBytes() {
+        #expect(FeatureValue.parseList("\"INVITE, BYE ,!ACK\"")
+            == [FeatureValue(.token("invite")), FeatureValue(.token("bye")), FeatureValue(.token("ack"), negated: true)])
+        #expect(FeatureValue.parseList("\"#>=2,#1:3,TRUE,<Foo>\"")
+            == [FeatureValue(.numeric(2 ... Double.greatestFiniteMagnitude)), FeatureValue(.numeric(1 ... 3)), FeatureValue(.boolean(true)),
+                FeatureValue(.token("<foo>"))])
+        #expect(FeatureValue.parseList("\"<Foo,Bar>\"") == [FeatureValue(.string("Foo,Bar"))])
+        let hostile = FeatureValue.parseList("\"INVITE,\u{0301}BYE\"")
+        #expect(hostile.count == 2)
+        #expect(hostile.first == FeatureValue(.token("invite")))
+        // The negation mark is the "!" byte.
+        #expect(FeatureValue.parseList("\"!\u{0301}audio\"").first?.negated == true)
+    }
+
+    @Test func numericRangeSplitsAtColonByte() {
+        #expect(FeatureValue.numericRange("1:3") == 1 ... 3)
+        #expect(FeatureValue.numericRange(" 5 : 2 ") == 2 ... 5)
+        #expect(FeatureValue.numericRange("=4") == 4 ... 4)
+        #expect(FeatureValue.numericRange("1:2:3") == nil)
+        // Cut at the ":" byte into "1" and "\u{0301}5"; the second is no number, so no range (as before, when the
+        // Character split saw one piece): the change keeps this site reading the text as the parser does.
+        #expect(FeatureValue.numericRange("1:\u{0301}5") == nil)
+        #expect(FeatureValue.numericRange("1:\u{0301}:5") == nil)
+    }
+
+    @Test func predicateParametersSplitAtEqualsByte() {
+        let plain = FeaturePredicate(parsing: "*;methods=INVITE;video")
+        #expect(plain.terms.features["sip.methods"] == [FeatureValue(.token("invite"))])
+        #expect(plain.terms.features["sip.video"] == [FeatureValue(.boolean(true))])
+        // "methods=\u{0301}x": the name is "methods" (was the whole text, no feature tag at all).
+        let hostile = FeaturePredicate(parsing: "*;methods=\u{0301}x;require")
+        #expect(hostile.terms.features["sip.methods"]?.count == 1)
+        #expect(hostile.require)
+        // A first element with an "=" byte is a parameter, not a leftover URI to skip.
+        let first = FeaturePredicate(parsing: "video=\u{0301}a:b;audio")
+        #expect(Set(first.terms.features.keys) == ["sip.video", "sip.audio"])
+        #expect(Set(FeaturePredicate(parsing: "sip:bob@example.com;audio").terms.features.keys) == ["sip.audio"])
+    }
+
+    @Test func bareEqualsIsSkipped() throws {
+        // "=" alone splits into nothing (empty pieces dropped); it used to be indexed as if it had a name (a trap).
+        let p = FeaturePredicate(parsing: "*;=;audio; = ")
+        #expect(p.terms.features.keys.sorted() == ["sip.audio"])
+        // Reachable from the wire: the parser passes this Accept-Contact through.
+        let prefs = CallerPreferences(request: try request(headers: ["Accept-Contact: *;="]))
+        #expect(prefs.accept.count == 1 && prefs.accept[0].terms.features.isEmpty)
+    }
+
+    @Test func implicitEventsPackageEndsAtSemicolonByte() throws {
+        let watcher = try NameAddr(parsing: "<sip:bob@192.0.2.80>;events=\"dialog\"")
+        let other = try NameAddr(parsing: "<sip:bob@192.0.2.81>;events=\"presence\"")
+        for event in ["Event: dialog;id=7", "Event:  dialog ", "Event: dialog;\u{0301}id=7"] {
+            let prefs = CallerPreferences(request: try request("SUBSCRIBE", headers: [event]))
+            #expect(prefs.accept.first?.terms.features["sip.events"] == [FeatureValue(.token("dialog"))], "\(event)")
+            #expect(prefs.rank([watcher, other]).map(\.target) == [watcher], "\(event)")
+        }
+    }
+
+    @Test func trimmingIsOnBytes() {
+        #expect(ProxyText.trimmed(" \t\r\nx y \r\n") == "x y")
+        #expect(Array(ProxyText.trimmed(" \u{0301}x").utf8) == Array("\u{0301}x".utf8))
+        #expect(ProxyText.droppingPrefix("!x", "!") == "x")
+        #expect(ProxyText.droppingPrefix("x!", "!") == nil)
+    }
+
     @Test func genericTargetsKeepTheirPayload() throws {
         struct Binding { var id: Int; var contact: NameAddr }
         let bindings = try contacts().enumerated().map { Binding(id: $0.offset, contact: $0.element) }
