@@ -72,3 +72,24 @@ def test_identity_asserted_and_private_contact_reached_over_flow(edge_server):
     respond(callee, invite, 486, "Busy Here")
     r = caller.recv_response(cseq, timeout=5)
     assert status_of(r) == 486, r
+
+
+@pytest.mark.parametrize("accept_contact", ["*;=", "*;=;require;explicit", '*;sip.audio;= ;+sip.instance="<x>"',
+                                            "*;sip.methods=\"INVITE,\u0301BYE\"", "*;,=,;"])
+def test_hostile_caller_preferences_get_an_answer(edge_server, accept_contact):
+    """RFC 3841 Accept-Contact is matched against the callee's contacts: a malformed feature
+    parameter (a bare "=" used to trap in the predicate parser) is ignored, the call proceeds."""
+    callee = UA(edge_server.sip_port, "6505556002", "pw6505556002")
+    assert status_of(callee.register(contact=callee.contact(';+sip.instance="<urn:uuid:1>"'))[0]) == 200
+    caller = UA(edge_server.sip_port, "6505556001", "pw6505556001")
+    assert status_of(caller.register()[0]) == 200
+    cseq = caller.request("INVITE", "sip:6505556002@example.com",
+                          ["Contact: " + caller.contact(), "Content-Type: application/sdp",
+                           "Accept-Contact: " + accept_contact], body=SDP)
+    invite = wait_request(callee, "INVITE")
+    if invite is not None:
+        respond(callee, invite, 486, "Busy Here")
+    r = caller.recv_response(cseq, timeout=5)
+    assert edge_server.alive(), edge_server.read_log()[-3000:]
+    assert r is not None and status_of(r) >= 300, edge_server.read_log()[-3000:]
+    callee.register(expires=0)
