@@ -53,7 +53,9 @@ interop: test-deps build
 # libFuzzer on every parser of untrusted input (NIO-free harnesses, own scratch path), each for
 # FUZZ_SECS or FUZZ_RUNS executions, whichever ends first: SIPFuzz (SIP messages), DigestFuzz (auth
 # headers, nonces), ConfigFuzz (cw-aio.conf, --set), RoutingFuzz (enum.json, bgcf.json, NAPTR regex,
-# dialled numbers), CSVFuzz (`subscriber import` CSV, identity syntax). Seeds: Tests/FuzzCorpus/<name>/.
+# dialled numbers), CSVFuzz (`subscriber import` CSV, identity syntax), ProxyFuzz (caller preferences,
+# loop detection, CANCEL/ACK builders, the P-CSCF's REGISTER edits, the registrar's reading of a REGISTER,
+# reg-event SUBSCRIBEs). Seeds: Tests/FuzzCorpus/<name>/.
 # Optimised builds (-O keeps Swift's bounds and overflow traps; a debug build runs ~40x slower, too
 # slow to reach millions of inputs); FUZZ_ASAN=1 adds AddressSanitizer for the unsafe-pointer code.
 comma      := ,
@@ -73,11 +75,13 @@ fuzz:
 	$(SWIFT) build $(FUZZ_FLAGS) --product ConfigFuzz
 	$(SWIFT) build $(FUZZ_FLAGS) --product RoutingFuzz
 	$(SWIFT) build $(FUZZ_FLAGS) --product CSVFuzz
+	$(SWIFT) build $(FUZZ_FLAGS) --product ProxyFuzz
 	$(call fuzz_run,SIPFuzz,sip,8192)
 	$(call fuzz_run,DigestFuzz,digest,4096)
 	$(call fuzz_run,ConfigFuzz,config,4096)
 	$(call fuzz_run,RoutingFuzz,routing,4096)
 	$(call fuzz_run,CSVFuzz,csv,8192)
+	$(call fuzz_run,ProxyFuzz,proxy,8192)
 
 # cw-aio vs the Kamailio reference (../shared/peers/kamailio) under the same sipp load, ~6 min.
 # Knobs: REG_RATES, CALL_RATES, REG_SECS, CALL_SECS, ... (see Tests/Bench/bench.sh), e.g.

@@ -89,6 +89,7 @@ let package = Package(
         .executableTarget(name: "ConfigFuzz", dependencies: ["AutoConfig"]),
         .executableTarget(name: "RoutingFuzz", dependencies: ["BGCF", "SIPCore"]),
         .executableTarget(name: "CSVFuzz", dependencies: ["ProvisioningCSV"]),
+        .executableTarget(name: "ProxyFuzz", dependencies: ["SIPProxy", "PCSCF", "SCSCF", "SIPCore"]),
         .testTarget(name: "SIPCoreTests", dependencies: ["SIPCore"], exclude: ["rfc4475"]),
         .testTarget(name: "SIPTransactionTests", dependencies: ["SIPTransaction", "SIPCore"]),
         .testTarget(name: "AutoConfigTests", dependencies: ["AutoConfig"]),
