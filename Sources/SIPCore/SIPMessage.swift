@@ -37,8 +37,14 @@ public struct SIPRequest: Sendable, Hashable {
         if let from = headers.first("From") { h.add("From", from) }
         if let toField = headers.fields.first(where: { $0.canonicalName == "to" }) {
             var to = toField.value
-            if let toTag, statusCode != 100, let parsed = toField.nameAddr, parsed.tag == nil {
-                to = SIPGrammar.trimWSP(to) + ";tag=" + toTag
+            if let toTag, statusCode != 100, var parsed = toField.nameAddr, parsed.tag == nil {
+                if parsed.parameters["tag"] == nil {
+                    to = SIPGrammar.trimWSP(to) + ";tag=" + toTag
+                } else {
+                    // A bare `;tag` (only in a request refused with 400): set ours in its place, not a second one.
+                    parsed.tag = toTag
+                    to = parsed.description
+                }
             }
             h.add("To", to)
         }

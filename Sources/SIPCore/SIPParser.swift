@@ -301,6 +301,13 @@ struct MessageParser {
 
     /// The fields every element needs to answer or match a message (RFC 3261 §8.1.1, §8.2.6.2, §17.2.3).
     /// The name-addrs it parses (From, To, Contact) stay with their fields for later readers.
+    /// A `tag` parameter on From/To must carry its token (RFC 3261 §25.1 tag-param = "tag" EQUAL token):
+    /// a bare `;tag` names no dialog, and a response would add a second `tag` to it (SIPFuzz finding).
+    static func hasUsableTag(_ nameAddr: NameAddr) -> Bool {
+        if case .some(.none) = nameAddr.parameters["tag"] { return false }
+        return true
+    }
+
     func validateCommon(_ headers: inout SIPHeaders, isRequest: Bool) throws(SIPParseError) {
         var via = 0, from = 0, to = 0, callID = 0, cseq = 0, maxForwards = 0
         for index in headers.fields.indices {
@@ -315,12 +322,12 @@ struct MessageParser {
             case "from":
                 from += 1
                 guard from == 1 else { throw .duplicateHeader("From") }
-                guard let parsed = try? NameAddr(parsing: v) else { throw .badHeader("From") }
+                guard let parsed = try? NameAddr(parsing: v), Self.hasUsableTag(parsed) else { throw .badHeader("From") }
                 headers.keepParsed([parsed], at: index)
             case "to":
                 to += 1
                 guard to == 1 else { throw .duplicateHeader("To") }
-                guard let parsed = try? NameAddr(parsing: v) else { throw .badHeader("To") }
+                guard let parsed = try? NameAddr(parsing: v), Self.hasUsableTag(parsed) else { throw .badHeader("To") }
                 headers.keepParsed([parsed], at: index)
             case "call-id":
                 callID += 1

@@ -168,6 +168,10 @@ struct SIPParserTests {
         ("Via: SIP/2.0/UDP h.example.com:99999", "Bad Header: Via"),
         ("From: <sip:alice@example.com", "Bad Header: From"),
         ("To: bob", "Bad Header: To"),
+        // A bare tag (no "=token") names no dialog; a response would carry two tags (SIPFuzz finding).
+        ("To: <sip:bob@example.com>;tag", "Bad Header: To"),
+        ("To: sip:bob@example.com ;   tag   ;nm", "Bad Header: To"),
+        ("From: <sip:alice@example.com>;tag", "Bad Header: From"),
         ("Call-ID: has space", "Bad Header: Call-ID"),
         ("Call-ID: a@b@c", "Bad Header: Call-ID"),
         ("CSeq: 1", "Bad Header: CSeq"),
@@ -185,6 +189,35 @@ struct SIPParserTests {
         let e = Support.rejection(Array(lines.joined(separator: "\r\n").utf8))
         #expect(e?.statusCode == 400)
         #expect(e?.reason == reason)
+    }
+
+    /// The SIPFuzz finding itself: every request that parses gets a response that parses.
+    @Test func bareToTagIsRefusedNotAnsweredWithTwoTags() throws {
+        let request = Support.message([
+            "INVITE sip:bob@example.com SIP/2.0",
+            "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK1",
+            "To: sip:vivekg@example.com ;   tag   ;nm",
+            "From: <sip:jdrosen@example.com>;tag=98asjd8",
+            "Call-ID: c",
+            "CSeq: 9 INVITE",
+            "Max-Forwards: 70",
+        ])
+        let e = try #require(Support.rejection(request))
+        #expect(e.statusCode == 400 && e.reason == "Bad Header: To")
+        // The 400 itself is built from the request without its To tag handling going wrong.
+        if let r = e.request { #expect((try? SIPParser.parse(r.makeResponse(statusCode: 400, toTag: "t").serialized())) != nil) }
+        // A proper tag is still fine.
+        let ok = Support.message([
+            "INVITE sip:bob@example.com SIP/2.0",
+            "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bK1",
+            "To: <sip:vivekg@example.com>;tag=abc;nm",
+            "From: <sip:jdrosen@example.com>;tag=98asjd8",
+            "Call-ID: c",
+            "CSeq: 9 INVITE",
+            "Max-Forwards: 70",
+        ])
+        guard case .request(let r) = try SIPParser.parse(ok) else { Issue.record("not a request"); return }
+        #expect(r.headers.nameAddr("To")?.tag == "abc")
     }
 
     @Test func largestCSeqAndMaxForwardsAreAccepted() throws {
