@@ -312,6 +312,14 @@ if [ -n "$CALL_RATES" ]; then
 fi
 read -r END_RSS END_PSS <<<"$(mem_kb)"
 log "end: rss=${END_RSS}kB pss=${END_PSS}kB health=$(health)"
+# The last steps' transactions (INVITE Accepted and non-INVITE Completed: 32 s each) are still live at
+# "end"; memory must come back once they expire, not stay at the high-water mark.
+END_SETTLED_RSS=""
+if [ "$SETTLE_S" -gt 0 ]; then
+  sleep "$SETTLE_S"
+  read -r END_SETTLED_RSS _ <<<"$(mem_kb)"
+  log "end + ${SETTLE_S}s: rss=${END_SETTLED_RSS}kB anon=$(awk '/^RssAnon:/{print $2}' /proc/$SPID/status)kB health=$(health)"
+fi
 stop_server
 
 # ---------- 6. restart with the data of the run; subscribers up to NSUB_BIG ----------
@@ -367,7 +375,7 @@ ratio() { [ -n "$2" ] && [ "$2" != 0 ] && awk -v a="$1" -v b="$2" 'BEGIN{printf 
 BUSY=$(awk -F'\t' 'FNR>1 && $11+0>m {m=$11+0} END{print m+0}' "$RESULTS" ${KAM_RESULTS:+"${KAM_RESULTS#kamailio=}"})
 echo "details: bench_dir=$WORK cw_aio_s=$T_CW total_s=$(( $(date +%s) - T_START )) startup_first_start_ms=$STARTUP_FIRST_MS" \
      "startup_restart_ms=$STARTUP_RESTART_MS${STARTUP_BIG_MS:+ startup_${NSUB_BIG}_subscribers_ms=$STARTUP_BIG_MS}" \
-     "idle_pss_mb=$(mb "$IDLE_PSS") reg_pss_mb=$(mb "$REG_PSS") end_rss_mb=$(mb "$END_RSS")" \
+     "idle_pss_mb=$(mb "$IDLE_PSS") reg_pss_mb=$(mb "$REG_PSS") end_rss_mb=$(mb "$END_RSS")${END_SETTLED_RSS:+ end_rss_mb_after_${SETTLE_S}s=$(mb "$END_SETTLED_RSS")}" \
      "kamailio_pss_mb_after_${NSUB}_reg=${KAM_KB:+$(mb "$KAM_KB")} loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$BUSY" -gt 30 ] && echo "WARNING: other processes used up to ${BUSY}% of a core during a step; rates are lower bounds (see other_cpu%)"
 echo "register_tps cw-aio=$CW_REG kamailio=${KAM_REG:-n/a} ratio=$(ratio "$CW_REG" "$KAM_REG")"
