@@ -144,7 +144,7 @@ public final class AIOServer: Sendable {
         MemoryTrim.release()   // the snapshot's records are gone; give their pages back
         // Bursts leave thousands of finished transactions to expire together (Timer J, 32 s); without
         // this their pages stay resident for good. Runs off the SIP loop.
-        let trimLoop = group.makeIterator().first { $0 !== sipLoop } ?? sipLoop
+        let trimLoop = housekeepingLoop
         trimTask.withLockedValue {
             $0 = trimLoop.scheduleRepeatedTask(initialDelay: .seconds(15), delay: .seconds(15)) { [logger] _ in
                 let started = NIODeadline.now()
@@ -158,6 +158,10 @@ public final class AIOServer: Sendable {
         return banner(bound: bound, certificate: tlsContext.paths)
     }
 
+    /// A loop other than the SIP loop (the SIP loop itself with a one-thread group), for work that must
+    /// not delay SIP: the periodic heap trim, the start-up page release.
+    private var housekeepingLoop: EventLoop { group.makeIterator().first { $0 !== sipLoop } ?? sipLoop }
+
     /// Counts the listeners coming up; after the last one, start-up is over and the pages only it
     /// used are given back (`MemoryTrim.releaseStartupPages`), off the SIP loop.
     private func listenerUp() {
@@ -166,8 +170,7 @@ public final class AIOServer: Sendable {
             return pending == 0
         }
         guard last else { return }
-        let loop = group.makeIterator().first { $0 !== sipLoop } ?? sipLoop
-        loop.execute { [logger] in
+        housekeepingLoop.execute { [logger] in
             let released = MemoryTrim.releaseStartupPages()
             func mb(_ bytes: Int) -> String { let tenths = bytes * 10 / 1_048_576; return "\(tenths / 10).\(tenths % 10)" }
             logger.debug("start-up over: resident \(mb(released.residentBefore)) MB -> \(mb(released.residentAfter)) MB (\(released.mappings) file mappings paged out)")

@@ -91,7 +91,6 @@ enum MemoryTrim {
         return privateFileMappings(maps: maps)
     }
 
-
     /// /proc files report size 0, so read until end of file.
     private static func readProcFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

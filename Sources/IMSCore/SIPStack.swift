@@ -169,9 +169,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         var response = response
         if let to = pending.to, let sent = response.headers.first("To"), sent != to {
             // The element tagged the To with a random tag: the stateless one replaces it.
-            var base = Substring(to)
-            while let last = base.last, last == " " || last == "\t" { base = base.dropLast() }
-            response.headers.set("To", base + ";tag=" + pending.tag)
+            response.headers.set("To", ByteSplitter.trimmingWSP(Substring(to)) + ";tag=" + pending.tag)
         }
         transport.send(response, requestSource: pending.source)
     }

@@ -299,8 +299,6 @@ struct MessageParser {
 
     // MARK: Shared validation
 
-    /// The fields every element needs to answer or match a message (RFC 3261 §8.1.1, §8.2.6.2, §17.2.3).
-    /// The name-addrs it parses (From, To, Contact) stay with their fields for later readers.
     /// A `tag` parameter on From/To must carry its token (RFC 3261 §25.1 tag-param = "tag" EQUAL token):
     /// a bare `;tag` names no dialog, and a response would add a second `tag` to it (SIPFuzz finding).
     static func hasUsableTag(_ nameAddr: NameAddr) -> Bool {
@@ -308,6 +306,8 @@ struct MessageParser {
         return true
     }
 
+    /// The fields every element needs to answer or match a message (RFC 3261 §8.1.1, §8.2.6.2, §17.2.3).
+    /// The name-addrs it parses (From, To, Contact) stay with their fields for later readers.
     func validateCommon(_ headers: inout SIPHeaders, isRequest: Bool) throws(SIPParseError) {
         var via = 0, from = 0, to = 0, callID = 0, cseq = 0, maxForwards = 0
         for index in headers.fields.indices {
