@@ -20,9 +20,10 @@
 #
 # Env knobs (defaults: about 5-6 minutes in all):
 #   REG_RATES="2000 3000 4000 5000 6000 8000 10000 12000" REG_SECS=10
-#   CALL_RATES="200 400 800 1100 1400 1800" CALL_SECS=10 (steps ~25 % apart near both servers' limits,
-#   ending above what either reached on this machine kind, so neither figure is the top of the ramp;
-#   no more steps than bench_kamailio.sh's own 240 s budget runs)
+#   CALL_RATES="200 400 800 1100 1400 1800 2200 2700 3300" CALL_SECS=10 (steps ~25 % apart near both
+#   servers' limits, ending above what either reached on this machine kind, so neither figure is the top
+#   of the ramp: cw-aio passed 2200 and was refused at 2700, Kamailio failed at 1800; bench_kamailio.sh
+#   runs every step within its own 240 s budget)
 #   CALL_HOLD_MS=1000  FILL_RATE=1000  NSUB=10000  NSUB_BIG=100000 (0: skip the 100k restart)
 #   KAMAILIO=1 (0: cw-aio only, ratios print n/a)  KAMAILIO_PEER=<repo>/../shared/peers/kamailio
 #   CW_AIO=<repo>/.build/release/cw-aio  BENCH_DIR=<new /tmp/cw-aio-bench.XXXX>  BUDGET_S=300
@@ -42,7 +43,7 @@ CW_AIO=${CW_AIO:-$REPO/.build/release/cw-aio}
 KAMAILIO=${KAMAILIO:-1}
 REG_RATES=${REG_RATES-2000 3000 4000 5000 6000 8000 10000 12000}
 REG_SECS=${REG_SECS:-10}
-CALL_RATES=${CALL_RATES-200 400 800 1100 1400 1800}
+CALL_RATES=${CALL_RATES-200 400 800 1100 1400 1800 2200 2700 3300}
 CALL_SECS=${CALL_SECS:-10}
 CALL_HOLD_MS=${CALL_HOLD_MS:-1000}
 FILL_RATE=${FILL_RATE:-1000}
@@ -141,7 +142,7 @@ start_server() {   # -> SPID, STARTUP_MS
   r=$("${NICE_CMD[@]}" python3 "$LIB" start --port "$PORT" --log "$OUT/cw-aio.log" --timeout 60 -- \
       "$CW_AIO" --set data_dir="$DATA" --set sip_port="$PORT" --set sip_tls_port=$((PORT + 1)) \
       --set hss_port="$HSS_PORT" --set http_port="$HTTP_PORT" --set local_ip=127.0.0.1 \
-      --set log_level=warning) || die "cw-aio did not start: $(tail -5 "$OUT/cw-aio.log")"
+      --set log_level="${LOG_LEVEL:-warning}") || die "cw-aio did not start: $(tail -5 "$OUT/cw-aio.log")"
   read -r SPID STARTUP_MS <<<"$r"
   log "cw-aio started pid $SPID, first 200 OK to OPTIONS after ${STARTUP_MS} ms"
 }
@@ -380,6 +381,14 @@ echo "details: bench_dir=$WORK cw_aio_s=$T_CW total_s=$(( $(date +%s) - T_START 
 [ "$BUSY" -gt 30 ] && echo "WARNING: other processes used up to ${BUSY}% of a core during a step; rates are lower bounds (see other_cpu%)"
 echo "register_tps cw-aio=$CW_REG kamailio=${KAM_REG:-n/a} ratio=$(ratio "$CW_REG" "$KAM_REG")"
 echo "calls_cps cw-aio=$CW_CPS kamailio=${KAM_CPS:-n/a} ratio=$(ratio "$CW_CPS" "$KAM_CPS")"
+# Why the ratios are what they are: CPU per operation (efficiency) and cores used (parallelism) at each
+# server's best passing step. cw-aio runs SIP on one event loop; Kamailio on 4 UDP worker processes.
+for kind in reg call; do
+  read -r CW_US CW_CORES <<<"$(python3 "$LIB" cost "$RESULTS" $kind)"
+  KAM_US=n/a; KAM_CORES=n/a
+  [ -n "$KAM_RESULTS" ] && read -r KAM_US KAM_CORES <<<"$(python3 "$LIB" cost "${KAM_RESULTS#kamailio=}" $kind)"
+  echo "${kind}_server_cpu at_peak cw-aio_us_per_op=$CW_US cw-aio_cores=$CW_CORES kamailio_us_per_op=$KAM_US kamailio_cores=$KAM_CORES"
+done
 echo "rss_mb idle=$(mb "$IDLE_RSS") after_$((NSUB / 1000))k_registrations=$(mb "$REG_RSS")${SETTLED_RSS:+ settled_after_${SETTLE_S}s=$(mb "$SETTLED_RSS")}"
 [ -n "$RSS_BIG" ] && echo "rss_mb_$((NSUB_BIG / 1000))k_subscribers=$RSS_BIG"
 echo "register_p99_ms at_half_peak=$P99_HALF"

@@ -157,6 +157,16 @@ def peak(path, kind):
     print(int(max(rates)) if rates else 0)
 
 
+def cost(path, kind):
+    """At the highest passing step: server CPU per operation (us) and cores the server used."""
+    rows = [r for r in load(path) if r['test'] == kind and passes(r)]
+    if not rows:
+        print('n/a n/a')
+        return
+    r = max(rows, key=lambda r: float(r['achieved_rate']))
+    print(r['kam_us_per_op'], '%.2f' % (float(r['kam_cpu_pct']) / 100))
+
+
 def table(specs):
     data = []
     for spec in specs:
@@ -209,6 +219,8 @@ def main():
         row(a)
     elif cmd == "peak":
         peak(a[0], a[1])
+    elif cmd == "cost":
+        cost(a[0], a[1])
     elif cmd == "passed":
         rows = load(a[0])
         sys.exit(0 if rows and passes(rows[-1]) else 1)
