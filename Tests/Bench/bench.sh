@@ -29,7 +29,7 @@
 #   CW_AIO=<repo>/.build/release/cw-aio  BENCH_DIR=<new /tmp/cw-aio-bench.XXXX>  BUDGET_S=300
 #   cw-aio ports: PORT=5470 (TLS PORT+1) HSS_PORT=8470 HTTP_PORT=8471 UAS_PORT=5490 REG_PORT=5491
 #   UAC_PORT=5492; Kamailio: KAM_PORT=5570 KAM_UAS_PORT=5590 KAM_REG_PORT=5591 KAM_UAC_PORT=5592
-#   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)
+#   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)  LOG_LEVEL=warning
 #   OVERLOAD=1 (0: skip the 3x overload step)  SETTLE_S=50 (wait after the fill for the finished
 #   transactions to expire, Timer J = 32 s, and a heap trim, every 15 s; 0: skip)
 
