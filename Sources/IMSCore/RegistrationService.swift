@@ -77,7 +77,13 @@ final class RegistrationService: @unchecked Sendable {
             return
         }
         var request = request
-        pcscf.processRegister(&request, flow: flow)
+        // The P-CSCF's edits (Path, Supported: path, P-Visited-Network-ID; TS 24.229 §5.2.2.1) are for
+        // the registrar's 200. A REGISTER without credentials only ever gets the S-CSCF's challenge or a
+        // refusal, built from Via/From/To/Call-ID/CSeq alone (RFC 3261 §8.2.6.2): in one process the
+        // edits would be made and dropped unseen, half of every registration's P-CSCF work.
+        if request.headers.contains("Authorization") {
+            pcscf.processRegister(&request, flow: flow)
+        }
         switch icscf.selectForRegistration(request) {
         case .reject(let status, let reason):
             stack.respond(id, stack.element.reply(request, status, reason: reason))

@@ -70,21 +70,29 @@ public final class PCSCF {
 
     /// The user part of the Path URI: the flow, made safe for a SIP URI user part (RFC 5626 §5.2 flow token).
     public static func flowToken(_ flow: String) -> String {
-        // Built as bytes: it runs for every REGISTER and its response.
-        var out: [UInt8] = [UInt8(ascii: "f"), UInt8(ascii: "-")]
-        out.reserveCapacity(flow.utf8.count * 3 + 2)
-        for b in flow.utf8 {
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
-                out.append(b)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hexDigit(b >> 4))
-                out.append(hexDigit(b & 15))
+        // Written straight into the new string's storage: it runs for every REGISTER and its response.
+        var flow = flow
+        return flow.withUTF8 { bytes in
+            String(unsafeUninitializedCapacity: 2 + bytes.count * 3) { out in
+                out[0] = UInt8(ascii: "f")
+                out[1] = UInt8(ascii: "-")
+                var n = 2
+                for b in bytes {
+                    switch b {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                         UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                        out[n] = b
+                        n += 1
+                    default:
+                        out[n] = UInt8(ascii: "%")
+                        out[n + 1] = hexDigit(b >> 4)
+                        out[n + 2] = hexDigit(b & 15)
+                        n += 3
+                    }
+                }
+                return n
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {

@@ -60,7 +60,17 @@ public struct SIPEndpoint: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         let host = address.protocol == .inet6 ? "[\(ipAddress)]" : ipAddress
-        return "\(transport.rawValue.lowercased()):\(host):\(port)" + (connectionID.map { "#\($0)" } ?? "")
+        let scheme: String
+        switch transport {   // literals: no lower-casing per REGISTER
+        case .udp: scheme = "udp:"
+        case .tcp: scheme = "tcp:"
+        case .tls: scheme = "tls:"
+        }
+        var text = scheme + host
+        text += ":"
+        text += String(port)
+        if let connectionID { text += "#" + String(connectionID) }
+        return text
     }
 }
 
