@@ -6,6 +6,11 @@ import SIPCore
 /// Proceeding --2xx from TU--> Accepted (Timer L): INVITE retransmissions absorbed, further 2xx from the TU
 /// sent, ACKs passed to the TU; never retransmits a 2xx on its own.
 ///
+/// Responses are kept only while a state can resend them: the provisional in Proceeding, the non-2xx
+/// final in Completed. Accepted and Confirmed resend nothing, and under call load there are 32 s
+/// (Timer L) of Accepted transactions: each holding its 180 and its 200 with SDP would be most of the
+/// memory calls use.
+///
 /// 100 Trying: sent when the TU has not sent a provisional or final response within
 /// `config.inviteTryingDelay` (200 ms by default, `.zero` = at once), and at once when an INVITE
 /// retransmission arrives before any provisional response went out (unless the delay is `nil`: never).
@@ -14,8 +19,9 @@ public struct ServerInviteTransaction: Hashable, Sendable {
     public let reliable: Bool
     public let config: SIPTimerConfig
     public private(set) var state: TransactionState = .idle
+    /// The most recent provisional response, while in Proceeding.
     public private(set) var lastProvisional: SIPResponse?
-    /// The last final response sent (non-2xx in Completed, latest 2xx in Accepted).
+    /// The non-2xx final response, while in Completed (retransmitted on Timer G and INVITE retransmissions).
     public private(set) var lastFinal: SIPResponse?
     /// Current Timer G interval.
     public private(set) var timerGInterval: Duration
@@ -66,11 +72,12 @@ public struct ServerInviteTransaction: Hashable, Sendable {
                 out.append(.send(r))
             case 200...299:
                 state = .accepted
-                lastFinal = r
+                lastProvisional = nil
                 out.append(.send(r))
                 out.append(.startTimer(.l, config.timerL))
             case 300...699:
                 state = .completed
+                lastProvisional = nil
                 lastFinal = r
                 out.append(.send(r))
                 if !reliable { out.append(.startTimer(.g, timerGInterval)) }
@@ -97,6 +104,7 @@ public struct ServerInviteTransaction: Hashable, Sendable {
             var out: [ServerTransactionAction] = []
             if !reliable { out.append(.cancelTimer(.g)) }
             out.append(.cancelTimer(.h))
+            lastFinal = nil
             let i = config.timerI(reliable: reliable)
             if i > .zero {
                 state = .confirmed
@@ -113,7 +121,6 @@ public struct ServerInviteTransaction: Hashable, Sendable {
 
         case (.accepted, .tuResponse(let r)) where (200...299).contains(r.statusCode):
             // RFC 6026: 2xx retransmissions (and further 2xx) from the TU go out; none are generated here.
-            lastFinal = r
             return [.send(r)]
 
         case (.accepted, .ack(let ack)):

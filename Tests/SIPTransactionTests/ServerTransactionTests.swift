@@ -167,6 +167,36 @@ struct ServerTransactionTests {
         #expect(layer.receive(.request(invite), from: peer, reliable: false, now: sec(102)).newRequests.count == 1)
     }
 
+    /// Responses are kept only while a state can resend them: under call load 32 s of Accepted INVITE
+    /// transactions (Timer L) would otherwise each hold a 180 and a 200 with SDP.
+    @Test func responsesAreReleasedOnceNoStateCanResendThem() {
+        let invite = makeRequest(.invite)
+        var accepted = ServerInviteTransaction(request: invite, reliable: false)
+        _ = accepted.handle(.start)
+        let ringing = makeResponse(to: invite, 180)
+        _ = accepted.handle(.tuResponse(ringing))
+        #expect(accepted.lastProvisional == ringing)
+        #expect(accepted.handle(.request(invite)) == [.send(ringing)])   // Proceeding resends the 180
+        let ok = makeResponse(to: invite, 200)
+        _ = accepted.handle(.tuResponse(ok))
+        #expect(accepted.state == .accepted)
+        #expect(accepted.lastProvisional == nil && accepted.lastFinal == nil)
+        #expect(accepted.handle(.tuResponse(ok)) == [.send(ok)])          // the TU's 2xx still go out
+        #expect(accepted.lastFinal == nil)
+
+        var refused = ServerInviteTransaction(request: invite, reliable: false)
+        _ = refused.handle(.start)
+        _ = refused.handle(.tuResponse(ringing))
+        let busy = makeResponse(to: invite, 486)
+        _ = refused.handle(.tuResponse(busy))
+        #expect(refused.lastProvisional == nil && refused.lastFinal == busy)
+        #expect(refused.handle(.request(invite)) == [.send(busy)])        // Completed resends the 486
+        _ = refused.handle(.ack(TxnMessages.ack(for: invite, response: busy)))
+        #expect(refused.state == .confirmed)
+        #expect(refused.lastFinal == nil)
+        #expect(refused.handle(.request(invite)) == [])                   // Confirmed absorbs
+    }
+
     @Test func serverTransportErrors() throws {
         let invite = makeRequest(.invite)
         let (layer, id, _) = try received(invite)
