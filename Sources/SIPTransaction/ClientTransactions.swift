@@ -6,8 +6,9 @@ import SIPCore
 /// Calling/Proceeding --2xx--> Accepted (Timer M; every 2xx goes to the TU) --> Terminated.
 /// The ACK for a non-2xx final is built and sent here (§17.1.1.3); the ACK for a 2xx is the TU's.
 public struct ClientInviteTransaction: Hashable, Sendable {
-    /// The INVITE as passed to the transport (its top Via carries the branch).
-    public let request: SIPRequest
+    /// The INVITE as passed to the transport (its top Via carries the branch); once a final response
+    /// arrives, only the fields later states build from (``TxnMessages/finalRecord(of:)``).
+    public private(set) var request: SIPRequest
     public let reliable: Bool
     public let config: SIPTimerConfig
     public private(set) var state: TransactionState = .idle
@@ -84,10 +85,12 @@ public struct ClientInviteTransaction: Hashable, Sendable {
         case 200...299:
             stopCallingTimers()
             state = .accepted
+            request = TxnMessages.finalRecord(of: request)
             out.append(.deliver(r))
             out.append(.startTimer(.m, config.timerM))
         case 300...699:
             stopCallingTimers()
+            request = TxnMessages.finalRecord(of: request)
             let ack = TxnMessages.ack(for: request, response: r)
             lastAck = ack
             out.append(.send(.request(ack)))

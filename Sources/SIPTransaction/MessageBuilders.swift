@@ -27,6 +27,22 @@ enum TxnMessages {
         return SIPRequest(method: .ack, requestURI: invite.requestURI, version: invite.version, headers: h)
     }
 
+    /// What an INVITE transaction keeps of its request once it has a final response: the request line
+    /// and the fields that the CANCEL (§9.1), the non-2xx ACK (§17.1.1.3) and a locally made response
+    /// (§8.2.6.2: every Via, From, To, Call-ID, CSeq) are built from. The body and the other fields
+    /// (often most of an INVITE's memory) are needed by no later state, and there are 32 s (Timers L
+    /// and M) of such transactions under call load.
+    static func finalRecord(of request: SIPRequest) -> SIPRequest {
+        var h = SIPHeaders()
+        for field in request.headers {
+            switch field.canonicalName {
+            case "via", "from", "to", "call-id", "cseq", "route", "max-forwards": h.add(field.name, field.value)
+            default: break
+            }
+        }
+        return SIPRequest(method: request.method, requestURI: request.requestURI, version: request.version, headers: h)
+    }
+
     /// RFC 3261 §9.1: the CANCEL for a request: same Request-URI, Call-ID, From, To and CSeq number; a single
     /// Via equal to the request's top Via; the same Route header fields.
     static func cancel(for request: SIPRequest) -> SIPRequest {

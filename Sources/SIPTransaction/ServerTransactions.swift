@@ -15,7 +15,8 @@ import SIPCore
 /// `config.inviteTryingDelay` (200 ms by default, `.zero` = at once), and at once when an INVITE
 /// retransmission arrives before any provisional response went out (unless the delay is `nil`: never).
 public struct ServerInviteTransaction: Hashable, Sendable {
-    public let request: SIPRequest
+    /// The INVITE; once a final response is sent, only the fields later states build from (``TxnMessages/finalRecord(of:)``).
+    public private(set) var request: SIPRequest
     public let reliable: Bool
     public let config: SIPTimerConfig
     public private(set) var state: TransactionState = .idle
@@ -73,12 +74,14 @@ public struct ServerInviteTransaction: Hashable, Sendable {
             case 200...299:
                 state = .accepted
                 lastProvisional = nil
+                request = TxnMessages.finalRecord(of: request)
                 out.append(.send(r))
                 out.append(.startTimer(.l, config.timerL))
             case 300...699:
                 state = .completed
                 lastProvisional = nil
                 lastFinal = r
+                request = TxnMessages.finalRecord(of: request)
                 out.append(.send(r))
                 if !reliable { out.append(.startTimer(.g, timerGInterval)) }
                 out.append(.startTimer(.h, config.timerH))

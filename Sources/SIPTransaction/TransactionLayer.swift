@@ -246,7 +246,9 @@ public final class TransactionLayer<Peer: Hashable & Sendable> {
     }
 
     /// The request that created the transaction (for client transactions: as sent, with its branch). Nil
-    /// for a non-INVITE server transaction over UDP once Completed (it keeps its response only).
+    /// for a non-INVITE server transaction over UDP once Completed (it keeps its response only); for an
+    /// INVITE transaction with a final response, only its request line, Via, From, To, Call-ID, CSeq,
+    /// Route and Max-Forwards (``TxnMessages/finalRecord(of:)``).
     public func request(of id: TransactionID) -> SIPRequest? {
         switch id {
         case .client(let c): clients[c]?.machine.request

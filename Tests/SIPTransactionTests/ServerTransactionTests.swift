@@ -197,6 +197,39 @@ struct ServerTransactionTests {
         #expect(refused.handle(.request(invite)) == [])                   // Confirmed absorbs
     }
 
+    /// Once answered, an INVITE transaction keeps only the fields its later messages are built from.
+    @Test func answeredInvitesKeepOnlyTheirRecord() {
+        var invite = makeRequest(.invite, routes: ["<sip:p1.example.com;lr>"], lowerVias: ["SIP/2.0/UDP lower.example.com;branch=z9hG4bK-low"])
+        invite.headers.add("Contact", "<sip:alice@192.0.2.1>")
+        invite.headers.add("Content-Type", "application/sdp")
+        invite.body = Array("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n".utf8)
+        let record = TxnMessages.finalRecord(of: invite)
+        #expect(record.body.isEmpty && record.requestURI == invite.requestURI && record.method == .invite)
+        #expect(Set(record.headers.map(\.canonicalName)) == ["via", "from", "to", "call-id", "cseq", "route", "max-forwards"])
+        #expect(record.headers.rawValues("Via") == invite.headers.rawValues("Via"))
+        // What later states build from the record is what they built from the whole INVITE.
+        let busy = makeResponse(to: invite, 486)
+        #expect(TxnMessages.ack(for: record, response: busy) == TxnMessages.ack(for: invite, response: busy))
+        #expect(TxnMessages.cancel(for: record) == TxnMessages.cancel(for: invite))
+        #expect(record.makeResponse(statusCode: 408) == invite.makeResponse(statusCode: 408))
+
+        var server = ServerInviteTransaction(request: invite, reliable: false)
+        _ = server.handle(.start)
+        #expect(server.request == invite)
+        _ = server.handle(.tuResponse(makeResponse(to: invite, 200)))
+        #expect(server.request == record)
+
+        var client = ClientInviteTransaction(request: invite, reliable: false)
+        _ = client.handle(.start)
+        _ = client.handle(.response(makeResponse(to: invite, 180)))
+        #expect(client.request == invite)
+        let sent = client.handle(.response(busy))
+        #expect(client.request == record)
+        #expect(sent.contains(.send(.request(TxnMessages.ack(for: invite, response: busy)))))
+        // A retransmitted final gets the same ACK again.
+        #expect(client.handle(.response(busy)) == [.send(.request(TxnMessages.ack(for: invite, response: busy)))])
+    }
+
     @Test func serverTransportErrors() throws {
         let invite = makeRequest(.invite)
         let (layer, id, _) = try received(invite)
