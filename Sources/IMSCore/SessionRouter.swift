@@ -436,7 +436,7 @@ final class SessionRouter: @unchecked Sendable {  // confined to the SIP loop
     private func recordRoute(_ request: inout SIPRequest, flows: [String]) {
         for flow in flows {
             let transport = SIPEndpoint(flow: flow)?.transport ?? .udp
-            let param = transport == .udp ? "" : ";transport=\(transport.rawValue.lowercased())"
+            let param = transport == .udp ? "" : ";transport=\(transport.lowercasedToken)"
             let side = transport == .tls ? tlsPort : port
             request.headers.prepend("Record-Route", "<sip:\(PCSCF.flowToken(flow))@\(host):\(side)\(param);lr>")
         }

@@ -105,7 +105,7 @@ enum SIPGrammar {
         return s
     }
     static func trimWSP(_ s: String) -> String {
-        string(trimWSP(Array(s.utf8)[...]))
+        String(ByteSplitter.trimmingWSP(Substring(s)))
     }
 
     @inline(__always) static func string<C: Collection<UInt8>>(_ bytes: C) -> String {

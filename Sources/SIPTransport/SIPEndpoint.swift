@@ -9,6 +9,16 @@ public enum SIPTransportProtocol: String, Sendable, Hashable, CaseIterable {
     /// Reliable transports get no retransmissions from the transaction layer (RFC 3261 §17).
     public var isReliable: Bool { self != .udp }
 
+    /// The lower-case token, as in flow names and `transport=` URI parameters (literals: no
+    /// lower-casing per message).
+    public var lowercasedToken: String {
+        switch self {
+        case .udp: "udp"
+        case .tcp: "tcp"
+        case .tls: "tls"
+        }
+    }
+
     /// Parses a Via transport token or a `transport=` URI parameter (case-insensitive).
     public init?(token: String) {
         switch token.uppercased() {
@@ -60,13 +70,9 @@ public struct SIPEndpoint: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         let host = address.protocol == .inet6 ? "[\(ipAddress)]" : ipAddress
-        let scheme: String
-        switch transport {   // literals: no lower-casing per REGISTER
-        case .udp: scheme = "udp:"
-        case .tcp: scheme = "tcp:"
-        case .tls: scheme = "tls:"
-        }
-        var text = scheme + host
+        var text = transport.lowercasedToken
+        text += ":"
+        text += host
         text += ":"
         text += String(port)
         if let connectionID { text += "#" + String(connectionID) }

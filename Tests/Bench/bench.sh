@@ -22,7 +22,7 @@
 #   REG_RATES="2000 3000 4000 5000 6000 8000 10000 12000" REG_SECS=10
 #   CALL_RATES="200 400 800 1100 1400 1800 2200 2700 3300" CALL_SECS=10 (steps ~25 % apart near both
 #   servers' limits, ending above what either reached on this machine kind, so neither figure is the top
-#   of the ramp: cw-aio passed 2200 and was refused at 2700, Kamailio failed at 1800; bench_kamailio.sh
+#   of the ramp: cw-aio passes 2200 and reaches its limit at 2700-3300, Kamailio fails at 1800; bench_kamailio.sh
 #   runs every step within its own 240 s budget)
 #   CALL_HOLD_MS=1000  FILL_RATE=1000  NSUB=10000  NSUB_BIG=100000 (0: skip the 100k restart)
 #   KAMAILIO=1 (0: cw-aio only, ratios print n/a)  KAMAILIO_PEER=<repo>/../shared/peers/kamailio

@@ -152,19 +152,21 @@ def passes(r):
     return int(r['failed']) == 0 and float(r['achieved_rate']) >= 0.95 * float(r['target_rate'])
 
 
+def best(path, kind):
+    """The passing step of this kind with the highest achieved rate, or None."""
+    rows = [r for r in load(path) if r['test'] == kind and passes(r)]
+    return max(rows, key=lambda r: float(r['achieved_rate']), default=None)
+
+
 def peak(path, kind):
-    rates = [float(r['achieved_rate']) for r in load(path) if r['test'] == kind and passes(r)]
-    print(int(max(rates)) if rates else 0)
+    r = best(path, kind)
+    print(int(float(r['achieved_rate'])) if r else 0)
 
 
 def cost(path, kind):
     """At the highest passing step: server CPU per operation (us) and cores the server used."""
-    rows = [r for r in load(path) if r['test'] == kind and passes(r)]
-    if not rows:
-        print('n/a n/a')
-        return
-    r = max(rows, key=lambda r: float(r['achieved_rate']))
-    print(r['kam_us_per_op'], '%.2f' % (float(r['kam_cpu_pct']) / 100))
+    r = best(path, kind)
+    print(f"{r['kam_us_per_op']} {float(r['kam_cpu_pct']) / 100:.2f}" if r else 'n/a n/a')
 
 
 def table(specs):
