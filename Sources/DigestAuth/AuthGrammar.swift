@@ -166,6 +166,19 @@ struct AuthScanner {
     mutating func quotedString() throws(AuthParseError) -> String {
         guard current == UInt8(ascii: "\"") else { throw .invalidCharacter }
         index += 1
+        // Usual case (nonce, realm, uri, response...): no quoted-pair and no folding before the closing
+        // DQUOTE, so the content is the bytes as they stand.
+        let start = index
+        var end = start
+        while end < bytes.count, end - start <= limits.maxValueLength {
+            let b = bytes[end]
+            if b == UInt8(ascii: "\"") {
+                index = end + 1
+                return String(decoding: bytes[start..<end], as: UTF8.self)
+            }
+            guard b == 0x09 || (b >= 0x20 && b != 0x7F && b != UInt8(ascii: "\\")) else { break }
+            end += 1
+        }
         var out: [UInt8] = []
         while index < bytes.count {
             let b = bytes[index]

@@ -183,7 +183,9 @@ enum SIPGrammar {
 
     /// Escapes every byte that is not in `allowed` (and every "%") so that `percentDecode` gives the input back.
     static func percentEncode(_ s: String, allowed: ByteSet) -> String {
-        let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
+        // Nearly every user part, host and parameter needs no escape: hand back the same string, uncopied.
+        if s.utf8.allSatisfy({ $0 != UInt8(ascii: "%") && allowed.contains($0) }) { return s }
+        let digits: StaticString = "0123456789ABCDEF"
         var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
         for b in s.utf8 {
@@ -191,8 +193,8 @@ enum SIPGrammar {
                 out.append(b)
             } else {
                 out.append(UInt8(ascii: "%"))
-                out.append(digits[Int(b >> 4)])
-                out.append(digits[Int(b & 0x0F)])
+                out.append(digits.utf8Start[Int(b >> 4)])
+                out.append(digits.utf8Start[Int(b & 0x0F)])
             }
         }
         return string(out)

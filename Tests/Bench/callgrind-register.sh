@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RATE=${RATE:-40}; PAIRS=${PAIRS:-600}; RUNS=${RUNS:-2}; USERS=${USERS:-2000}; PORT=${PORT:-5770}
 WORK=${WORK:-$(mktemp -d /tmp/cw-aio-cg.XXXX)}
-for b in valgrind callgrind_control sipp python3 strip; do
+for b in valgrind callgrind_control sipp python3 strip cc; do
   command -v $b >/dev/null || { echo "missing $b (apt-get install valgrind sip-tester binutils)" >&2; exit 1; }; done
 [ $# -gt 0 ] || set -- "$REPO/.build/release/cw-aio"
 
@@ -34,6 +34,18 @@ with open(f"{work}/users.csv", "w") as f:
     for i in range(n): f.write(f"{6505550000 + i};secret\n")
 PY
 
+# Valgrind 3.19 (Debian 12) edits the mask rt_sigsuspend is given in place, and libdispatch passes a
+# mask in read-only memory (the parked main thread of an async `main`): valgrind itself dies of
+# SIGSEGV at start. This preload hands the kernel a writable copy; nothing else changes.
+cat > "$WORK/sigsuspend-copy.c" <<'C'
+#define _GNU_SOURCE
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return (int)syscall(SYS_rt_sigsuspend, &copy, 8); }
+C
+cc -O2 -shared -fPIC -o "$WORK/sigsuspend-copy.so" "$WORK/sigsuspend-copy.c" || exit 1
+
 sipp_run() {   # RATE COUNT -> sipp's stat line (created ok failed retrans ...)
   sipp 127.0.0.1:$PORT -sf "$HERE/scenarios/reg_auth.xml" -inf "$WORK/users.csv" -key ct_host 127.0.0.1 \
     -key ct_port $((PORT + 20)) -i 127.0.0.1 -p $((PORT + 21)) -r "$1" -m "$2" -nostdin -timeout $(( $2 / $1 + 30 )) \
@@ -47,7 +59,7 @@ for bin in "$@"; do
   data="$WORK/data-$name"; rm -rf "$data"; mkdir -p "$data"
   "$bin" subscriber import "$WORK/subscribers.csv" --set data_dir="$data" > "$WORK/import.log" 2>&1 \
     || { echo "import failed: $(tail -1 "$WORK/import.log")" >&2; exit 1; }
-  (cd "$WORK" && exec valgrind --tool=callgrind --dump-instr=no --separate-threads=yes "$WORK/$name.nodbg" \
+  (cd "$WORK" && LD_PRELOAD="$WORK/sigsuspend-copy.so" exec valgrind --tool=callgrind --dump-instr=no --separate-threads=yes "$WORK/$name.nodbg" \
      --set data_dir="$data" --set sip_port=$PORT --set sip_tls_port=$((PORT + 1)) --set hss_port=$((PORT + 3000)) \
      --set http_port=$((PORT + 3001)) --set local_ip=127.0.0.1 --set log_level=notice > "$WORK/server.log" 2>&1) &
   pid=$!

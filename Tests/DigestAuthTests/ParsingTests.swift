@@ -39,6 +39,7 @@ struct ParsingTests {
         #expect(v["realm"] == "Jos\u{e9} caf\u{e9}")
         #expect(v["nonce"] == "")
         #expect(v["x"] == "line two")
+        #expect(try AuthHeaderValue.parse("Digest realm=\"a\tb c\"")["realm"] == "a\tb c")
         #expect(v.parameter("USERNAME")?.isQuoted == true)
         // Round trip through the serialiser.
         let again = try AuthHeaderValue.parse(v.serialized)
@@ -130,6 +131,7 @@ struct ParsingTests {
         ("Digest realm=\"a\rb\"", .invalidCharacter),
         ("Digest realm=\"a\nb\"", .invalidCharacter),
         ("Digest realm=\"a\u{0}b\"", .invalidCharacter),
+        ("Digest realm=\"a\u{7F}b\"", .invalidCharacter),
         ("Digest realm=\"a\\\u{1}\"", .invalidCharacter),
         ("Digest realm=\"a\"\r\nnonce=\"b\"", .invalidCharacter),
         ("Digest realm=\"a\"\r, nonce=\"b\"", .invalidCharacter),
