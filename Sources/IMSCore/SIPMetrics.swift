@@ -53,7 +53,7 @@ public final class SIPMetrics: Sendable {
         var gauges: [String: Gauge] = [:]
         for name in ["server_transactions", "client_transactions", "proxy_contexts", "bindings",
                      "reg_event_subscriptions", "open_connections", "overload_admit_rate", "sip_loop_cpu_percent",
-                     "sip_loop_lag_ms", "udp_backlog_ms"] {
+                     "sip_loop_lag_ms", "udp_queue_ms"] {
             gauges[name] = registry.makeGauge(descriptor: MetricNameDescriptor(
                 namespace: "sip", metricName: name, unitName: "current", helpText: "Current \(name.replacingUnderscores)"))
         }

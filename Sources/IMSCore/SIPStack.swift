@@ -28,6 +28,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private var lagExpected = NIODeadline.now()
     private var cpuSample: (wall: NIODeadline, cpu: UInt64?, refusing: UInt64) = (NIODeadline.now(), nil, 0)
     private var udpDrops: UInt32?
+    /// How long datagrams waited in the UDP socket over the last 20 ms sample (seconds, ``QueueProbe``).
+    private var udpQueueDelay = 0.0
     private var timerDeadline: SIPTime?
     private var loggedWindows = 0
     /// Refuse initial requests beyond what the load monitor admits (config `overload_control`).
@@ -49,8 +51,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     func start() -> EventLoopFuture<Void> {
         // Overload signals, sampled every 20 ms on the loop itself: how late the tick runs (messages
         // waiting behind others), how much of the interval the loop thread spent on the CPU and how
-        // much of that refusing, and the UDP socket (runs of read batches coming back full = datagrams
-        // queueing in the kernel, where lag alone never sees them; kernel drops).
+        // much of that refusing, and the UDP socket (how long datagrams wait in the kernel, where lag
+        // alone never sees them; kernel drops).
         lagExpected = NIODeadline.now() + .milliseconds(20)
         cpuSample = (NIODeadline.now(), ThreadCPUClock.now(), 0)
         lagProbe = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in
@@ -67,11 +69,12 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             }
             cpuSample = (now, cpu, refusing)
             lagExpected = now + .milliseconds(20)
-            let backlog = Double(transport.takeBacklogAge(now: now).nanoseconds) / 1e9
+            udpQueueDelay = transport.takeQueueDelay()
+            transport.sendQueueProbe()
             transport.udpReceiveDrops { [self] drops in
                 let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
                 udpDrops = drops
-                load.record(backlogAge: backlog, drops: newDrops, now: Self.seconds(now))
+                load.record(queueDelay: udpQueueDelay, drops: newDrops, now: Self.seconds(now))
             }
             if load.windows != loggedWindows, let window = load.lastWindow, window.rateAfter != window.rateBefore {
                 logger.debug("overload control: \(window)")
@@ -81,7 +84,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
                 logger.notice("overload control: admitting \(Int(load.rate)) initial requests/s (was \(Int(rateBefore)))",
                               metadata: ["sip_loop_cpu_percent": "\(Int(load.smoothedUtilisation * 100))",
                                          "sip_loop_lag_ms": "\(Int(load.smoothedLatency * 1000))",
-                                         "udp_backlog_ms": "\(Int(load.smoothedBacklogAge * 1000))",
+                                         "udp_queue_ms": "\(Int(load.smoothedQueueDelay * 1000))",
                                          "rejected_total": "\(load.rejected)"])
             }
         }
@@ -185,7 +188,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         // Retransmissions of requests already admitted belong to their transaction.
         if let key, transactions.hasServerTransaction(key) { return nil }
         let now = NIODeadline.now()
-        let waited = source.transport == .udp ? Double(transport.currentBacklogAge(now: now).nanoseconds) / 1e9 : 0
+        let waited = source.transport == .udp ? udpQueueDelay : 0
         if load.admit(now: Self.seconds(now), queueDelay: waited) { return nil }
         // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3, RFC 6357): refuse statelessly, no state kept.
         metrics.overloadRejections.increment()
@@ -234,7 +237,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("overload_admit_rate", Int(load.rate)), ("overload_rejected", load.rejected),
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),
-         ("udp_backlog_ms", Int((load.smoothedBacklogAge * 1000).rounded())),
+         ("udp_queue_ms", Int((load.smoothedQueueDelay * 1000).rounded())),
          ("udp_receive_drops", Int(udpDrops ?? 0))]
     }
 

@@ -7,11 +7,11 @@
 /// (its follow-ups included: the 401, the authenticated REGISTER, the 200); the next window admits
 /// what the budget left after refusals pays for. At the equilibrium that estimate is exactly the
 /// admitted rate, above it the rate falls and below it the rate rises in proportion, so a flood is
-/// cut to size within one window and a drained backlog does not keep cutting. A backlog in the
-/// socket (reads coming back full for a fifth of a second on end), kernel drops, loop lag above
-/// the target or slow commits mean the thread is behind whatever its CPU figure says (e.g. it is not
-/// getting a core): the budget shrinks until they clear. Requests that waited in the socket longer
-/// than a retransmission interval are refused outright.
+/// cut to size within one window and a drained backlog does not keep cutting. Datagrams waiting in
+/// the socket longer than the target (measured by the transport's queue probe), kernel drops, loop
+/// lag above the target or slow commits mean the thread is behind whatever its CPU figure says (e.g.
+/// it is not getting a core): the budget shrinks until they clear. Requests that waited in the socket longer than a
+/// retransmission interval are refused outright.
 public struct LoadMonitor: Sendable {
     public struct Settings: Sendable {
         /// Event-loop lag the element aims to keep. The initial rate is deliberately above what one box
@@ -19,10 +19,8 @@ public struct LoadMonitor: Sendable {
         public var targetLatency: Double
         /// Fraction of one core the SIP thread may use (0...1) before the rate is cut.
         public var targetUtilisation: Double
-        /// How long socket reads may keep coming back full (more datagrams waiting than one read
-        /// batch takes) before the element counts as behind, in seconds. Near full load single full
-        /// batches are normal; a long run of them is a queue building in the kernel.
-        public var targetBacklogAge: Double = 0.2
+        /// How long datagrams may wait in the socket before the element counts as behind, in seconds.
+        public var targetQueueDelay: Double = 0.05
         /// How long requests may take end to end (e.g. a REGISTER until its binding is on disk) on
         /// average before the element counts as behind, in seconds. Much longer than the loop lag
         /// target: a database checkpoint stalls commits now and then without anything being overloaded.
@@ -58,8 +56,8 @@ public struct LoadMonitor: Sendable {
     public private(set) var smoothedUtilisation: Double = 0
     /// End-to-end request latency (seconds), smoothed.
     public private(set) var smoothedCompletionLatency: Double = 0
-    /// How long reads kept coming back full (seconds), smoothed.
-    public private(set) var smoothedBacklogAge: Double = 0
+    /// How long datagrams waited in the socket (seconds), smoothed.
+    public private(set) var smoothedQueueDelay: Double = 0
     /// CPU seconds of the SIP thread per admitted initial request (with its follow-ups), smoothed.
     public private(set) var costPerAdmission: Double?
     public private(set) var admitted: Int = 0
@@ -71,8 +69,10 @@ public struct LoadMonitor: Sendable {
         var latencySamples = 0
         var admitted = 0
         var rejected = 0
+        /// Of the refusals, those shed for having waited too long (whatever the rate).
+        var shed = 0
         var drops = 0
-        /// The longest run of full reads (seconds).
+        /// The longest socket queue delay seen (seconds).
         var backlog = 0.0
         /// CPU time (busy, and of it spent refusing) and wall time covered by utilisation samples.
         var busy = 0.0
@@ -80,6 +80,11 @@ public struct LoadMonitor: Sendable {
         var sampled = 0.0
     }
     private var tally = Tally()
+    /// The last few windows' serving CPU (seconds) and admissions, for the cost per admission: a REGISTER's
+    /// follow-up (the authenticated REGISTER, its commit) is served after it rejoins the socket queue, so
+    /// one window's CPU pays partly for the window before; summed over a second the two agree.
+    private var costWindows: [(cpu: Double, admitted: Int)] = []
+    private static let costSpan = 4
     private var lastUtilisationAt: Double?
     private var lastAdjust: Double?
     /// Consecutive windows that ended behind.
@@ -94,7 +99,7 @@ public struct LoadMonitor: Sendable {
         public var cost: Double?
         public var behind: Bool
         public var description: String {
-            "rate \(Int(rateBefore)) -> \(Int(rateAfter)) after busy=\(Int(busy * 100))% refusing=\(Int(refusing * 100))% backlog_ms=\(Int(backlog * 1000)) lag_ms=\(Int(lag * 1000)) "
+            "rate \(Int(rateBefore)) -> \(Int(rateAfter)) after busy=\(Int(busy * 100))% refusing=\(Int(refusing * 100))% queue_ms=\(Int(backlog * 1000)) lag_ms=\(Int(lag * 1000)) "
                 + "completion_ms=\(Int(completion * 1000)) admitted=\(Int(admittedRate))/s offered=\(Int(offeredRate))/s "
                 + "cost_us=\(cost.map { Int($0 * 1e6) } ?? -1) behind=\(behind)"
         }
@@ -110,14 +115,14 @@ public struct LoadMonitor: Sendable {
 
     /// Takes a token for an initial request at `now` (seconds on a monotonic clock). False = refuse it.
     ///
-    /// `queueDelay` is how long requests have been waiting to be read (e.g. how long socket reads have
-    /// kept coming back full): past ``Settings/maxQueueDelay`` a waiting initial request is refused
-    /// whatever the rate allows, since its client has retransmitted it by then (RFC 3261 Timer A/E,
+    /// `queueDelay` is how long requests have been waiting to be read: past ``Settings/maxQueueDelay``
+    /// a waiting initial request is refused whatever the rate allows, since its client has retransmitted it by then (RFC 3261 Timer A/E,
     /// T1 = 500 ms) and serving stale copies only makes the queue longer (CoDel-style shedding).
     public mutating func admit(now: Double, queueDelay: Double = 0) -> Bool {
         refill(now: now)
         adjustIfDue(now: now)
-        if tokens >= 1, !(queueDelay > settings.maxQueueDelay) {
+        let stale = queueDelay > settings.maxQueueDelay
+        if tokens >= 1, !stale {
             tokens -= 1
             admitted += 1
             tally.admitted += 1
@@ -125,6 +130,7 @@ public struct LoadMonitor: Sendable {
         }
         rejected += 1
         tally.rejected += 1
+        if stale { tally.shed += 1 }
         return false
     }
 
@@ -162,13 +168,12 @@ public struct LoadMonitor: Sendable {
         adjustIfDue(now: now)
     }
 
-    /// A socket observation: the longest run of reads that kept coming back full since the last
-    /// observation (seconds), and how many datagrams the kernel dropped meanwhile because the receive
-    /// buffer was full.
-    public mutating func record(backlogAge: Double, drops: Int, now: Double) {
-        guard backlogAge.isFinite, backlogAge >= 0 else { return }
-        smoothedBacklogAge += 0.2 * (backlogAge - smoothedBacklogAge)
-        tally.backlog = max(tally.backlog, backlogAge)
+    /// A socket observation: how long datagrams waited in it lately (seconds), and how many the kernel
+    /// dropped since the last observation because the receive buffer was full.
+    public mutating func record(queueDelay: Double, drops: Int, now: Double) {
+        guard queueDelay.isFinite, queueDelay >= 0 else { return }
+        smoothedQueueDelay += 0.2 * (queueDelay - smoothedQueueDelay)
+        tally.backlog = max(tally.backlog, queueDelay)
         tally.drops += max(0, drops)
         adjustIfDue(now: now)
     }
@@ -200,7 +205,7 @@ public struct LoadMonitor: Sendable {
         let lagging = smoothedLatency > target
         // This window's backlog, not a smoothed one: a drained queue must stop the cuts at once.
         let backlog = tally.backlog
-        let behind = lagging || backlog > settings.targetBacklogAge || tally.drops > 0
+        let behind = lagging || backlog > settings.targetQueueDelay || tally.drops > 0
             || smoothedCompletionLatency > settings.targetCompletionLatency
 
         // The window's CPU figures (sample-weighted), when utilisation was sampled in it.
@@ -208,12 +213,17 @@ public struct LoadMonitor: Sendable {
         let busy = hasCPU ? tally.busy / tally.sampled : smoothedUtilisation
         let refusing = hasCPU ? tally.refusing / tally.sampled : 0
         let serving = max(busy - refusing, 0)
-        // Only windows with enough admissions say what one costs; the estimate moves halfway each time.
-        // A window spent catching up may only raise it: its admissions' follow-ups (the authenticated
-        // REGISTER, the commit) land in later windows, so early in a flood the cost looks too low, and
-        // must not drift down while the thread is behind.
-        if hasCPU, tally.admitted >= 20, serving > 0.02 {
-            let cost = serving / admittedRate
+        // Only windows with enough admissions say what one costs, and not those that shed stale requests:
+        // they admit few while their CPU goes to the follow-ups of earlier admissions, and taken at face
+        // value they made one admission look several times dearer, cutting the rate to a fraction of
+        // what the thread serves (the bench's 1.25x step fell to half its goodput). The estimate is the
+        // CPU over the admissions of the last few such windows, and moves halfway each time. A window
+        // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
+        // in a flood the cost looks too low, and must not drift down while the thread is behind.
+        if hasCPU, tally.admitted >= 20, serving > 0.02, tally.shed == 0 {
+            costWindows.append((serving * elapsed, tally.admitted))
+            if costWindows.count > Self.costSpan { costWindows.removeFirst() }
+            let cost = costWindows.reduce(0) { $0 + $1.cpu } / Double(costWindows.reduce(0) { $0 + $1.admitted })
             let moved = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
             costPerAdmission = behind ? max(moved, costPerAdmission ?? moved) : moved
         }
@@ -250,7 +260,7 @@ public struct LoadMonitor: Sendable {
             // (a thread that was just behind must not swing straight back into it); always by a little,
             // so a stale estimate cannot pin the rate. Without refusals: open up to what the budget
             // pays for anyway, so a step up in load finds the room already there.
-            let idle = busy < settings.targetUtilisation * 0.7 && backlog < settings.targetBacklogAge / 5
+            let idle = busy < settings.targetUtilisation * 0.7 && backlog < settings.targetQueueDelay / 5
             let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
             if tally.rejected > 0 {
                 let next = min(rate * (idle ? 1.5 : 1.1), fits)
@@ -268,3 +278,4 @@ public struct LoadMonitor: Sendable {
         lastAdjust = now
     }
 }
+

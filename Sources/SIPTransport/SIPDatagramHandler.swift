@@ -13,6 +13,7 @@ final class SIPDatagramHandler: ChannelInboundHandler {
         transport.udpDatagramRead()
         let envelope = unwrapInboundIn(data)
         let view = envelope.data.readableBytesView
+        if transport.consumeQueueProbe(view, from: envelope.remoteAddress) { return }
         // CRLF keep-alives over UDP carry no message; silently absorbed.
         if view.allSatisfy({ $0 == 13 || $0 == 10 || $0 == 32 || $0 == 0 }) { return }
         if STUNKeepAlive.isSTUN(view) {

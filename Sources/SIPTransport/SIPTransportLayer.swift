@@ -64,13 +64,10 @@ public final class SIPTransportLayer: @unchecked Sendable {
     private var udpFlushPending = false
     /// Nesting depth of ``batchingSends(_:)``.
     private var heldSends = 0
-    /// Since when every UDP read batch has come back full (the socket held more than a batch takes),
-    /// and the longest such run that ended since the last `takeBacklogAge`. At high load single full
-    /// batches are normal; a long run of them means datagrams are queueing in
-    /// the kernel faster than the loop reads them. (The socket's memory figure cannot say this: the
-    /// kernel releases UDP receive memory lazily, up to a quarter of the buffer late.)
-    private var fullReadsSince: NIODeadline?
-    private var longestFullRun: Int64 = 0
+    /// Measures how long datagrams wait in the UDP socket (see ``QueueProbe``), sending from its own socket.
+    private var queueProbe = QueueProbe()
+    private var probeChannel: Channel?
+    private var probeTarget: SocketAddress?
     /// Time spent answering requests before parsing (refusals, retransmissions), nanoseconds so far.
     public private(set) var preParseNanoseconds: UInt64 = 0
     private var listeners: [Channel] = []
@@ -117,9 +114,10 @@ public final class SIPTransportLayer: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(transport: self))
                     }
                 }
-            futures.append(bootstrap.bind(host: settings.bindAddress, port: port).map { [self] channel in
+            futures.append(bootstrap.bind(host: settings.bindAddress, port: port).flatMap { [self] channel in
                 udpChannel = channel
                 boundAddresses[.udp] = channel.localAddress
+                return startQueueProbe(to: channel.localAddress)
             })
         }
         if let port = settings.tcpPort {
@@ -129,6 +127,24 @@ public final class SIPTransportLayer: @unchecked Sendable {
             futures.append(listen(.tls, port: port))
         }
         return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
+    }
+
+    /// The queue probe's socket: on the SIP socket's address (loopback when that is a wildcard), so the
+    /// probes never leave the host. Without it the element simply has no queue figure.
+    private func startQueueProbe(to bound: SocketAddress?) -> EventLoopFuture<Void> {
+        guard let bound, let port = bound.port else { return eventLoop.makeSucceededVoidFuture() }
+        let host: String
+        switch bound {
+        case .v4 where bound.ipAddress == "0.0.0.0": host = "127.0.0.1"
+        case .v6 where bound.ipAddress == "::": host = "::1"
+        default: host = bound.ipAddress ?? "127.0.0.1"
+        }
+        return DatagramBootstrap(group: eventLoop).bind(host: host, port: 0).flatMapThrowing { [self] channel in
+            probeChannel = channel
+            probeTarget = try SocketAddress(ipAddress: host, port: port)
+        }.recover { [self] error in
+            logger.warning("no UDP queue probe: \(error)")
+        }
     }
 
     private func listen(_ transport: SIPTransportProtocol, port: Int) -> EventLoopFuture<Void> {
@@ -161,9 +177,10 @@ public final class SIPTransportLayer: @unchecked Sendable {
     }
 
     public func close() -> EventLoopFuture<Void> {
-        let all = listeners + Array(connections.values) + (udpChannel.map { [$0] } ?? [])
+        let all = listeners + Array(connections.values) + [udpChannel, probeChannel].compactMap { $0 }
         listeners.removeAll()
         udpChannel = nil
+        probeChannel = nil
         let closes = all.map { $0.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(closes, on: eventLoop)
     }
@@ -200,20 +217,31 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     // MARK: inbound (called by the handlers)
 
-    /// How long UDP reads have been coming back full without a break (zero when the last one was not).
-    public func currentBacklogAge(now: NIODeadline) -> TimeAmount {
-        fullReadsSince.map { now - $0 } ?? .zero
-    }
-
-    /// The longest run of full UDP read batches since the last call, counting one still going on.
-    public func takeBacklogAge(now: NIODeadline) -> TimeAmount {
-        defer { longestFullRun = 0 }
-        return .nanoseconds(max(longestFullRun, currentBacklogAge(now: now).nanoseconds))
-    }
-
     func udpDatagramRead() {
         udpBatchSize += 1
     }
+
+    /// Sends the next queue probe into the back of the UDP socket's queue (call every sample interval).
+    public func sendQueueProbe() {
+        guard let channel = probeChannel, let target = probeTarget else { return }
+        let bytes = queueProbe.makeProbe(now: Self.seconds(.now()))
+        var buffer = channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: buffer), promise: nil)
+    }
+
+    /// How long datagrams have waited in the UDP socket since the last call, in seconds (0 without UDP).
+    public func takeQueueDelay() -> Double {
+        queueProbe.takeDelay(now: Self.seconds(.now()))
+    }
+
+    /// True for one of our own queue probes (handled here, not SIP).
+    func consumeQueueProbe(_ bytes: ByteBufferView, from source: SocketAddress) -> Bool {
+        guard bytes.count == 20, source == probeChannel?.localAddress else { return false }
+        return queueProbe.receive(bytes, now: Self.seconds(.now()))
+    }
+
+    static func seconds(_ d: NIODeadline) -> Double { Double(d.uptimeNanoseconds) / 1e9 }
 
     /// Runs `body` with UDP sends held and flushes them together afterwards (one `sendmmsg` for all):
     /// for work that answers many requests at once outside a read batch, e.g. the REGISTERs whose
@@ -229,15 +257,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
     }
 
     func endUDPBatch() {
-        if udpBatchSize > 0 {
-            if udpBatchSize >= Self.udpVectorRead * Self.udpReadsPerBatch {
-                if fullReadsSince == nil { fullReadsSince = .now() }
-            } else if let since = fullReadsSince {
-                longestFullRun = max(longestFullRun, (NIODeadline.now() - since).nanoseconds)
-                fullReadsSince = nil
-            }
-            udpBatchSize = 0
-        }
+        udpBatchSize = 0
         if udpFlushPending, heldSends == 0 {
             udpFlushPending = false
             udpChannel?.flush()
@@ -274,8 +294,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
     // MARK: outbound
 
     /// Datagrams the kernel dropped so far because the UDP receive buffer was full (Linux SO_MEMINFO):
-    /// excess that never reached the loop. (The same call's memory figure is not used: the kernel
-    /// releases UDP receive memory lazily, so it reads up to a quarter of the buffer high.)
+    /// excess that never reached the loop.
     public func udpReceiveDrops(_ body: @escaping @Sendable (_ drops: UInt32) -> Void) {
         #if os(Linux)
         guard let provider = udpChannel as? SocketOptionProvider else { return }
