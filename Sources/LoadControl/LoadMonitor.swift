@@ -10,8 +10,8 @@
 /// cut to size within one window and a drained backlog does not keep cutting. Datagrams waiting in
 /// the socket longer than the target (measured by the transport's queue probe), kernel drops, loop
 /// lag above the target or slow commits mean the thread is behind whatever its CPU figure says (e.g.
-/// it is not getting a core): the budget shrinks until they clear. Requests that waited in the socket longer than a
-/// retransmission interval are refused outright.
+/// it is not getting a core): the budget shrinks until they clear. Requests that waited in the socket
+/// longer than a retransmission interval are refused outright.
 public struct LoadMonitor: Sendable {
     public struct Settings: Sendable {
         /// Event-loop lag the element aims to keep. The initial rate is deliberately above what one box
@@ -73,7 +73,7 @@ public struct LoadMonitor: Sendable {
         var shed = 0
         var drops = 0
         /// The longest socket queue delay seen (seconds).
-        var backlog = 0.0
+        var queueDelay = 0.0
         /// CPU time (busy, and of it spent refusing) and wall time covered by utilisation samples.
         var busy = 0.0
         var refusing = 0.0
@@ -95,11 +95,11 @@ public struct LoadMonitor: Sendable {
     public private(set) var windows = 0
     public struct Window: Sendable, CustomStringConvertible {
         public var rateBefore, rateAfter: Double
-        public var busy, refusing, backlog, lag, completion, admittedRate, offeredRate: Double
+        public var busy, refusing, queueDelay, lag, completion, admittedRate, offeredRate: Double
         public var cost: Double?
         public var behind: Bool
         public var description: String {
-            "rate \(Int(rateBefore)) -> \(Int(rateAfter)) after busy=\(Int(busy * 100))% refusing=\(Int(refusing * 100))% queue_ms=\(Int(backlog * 1000)) lag_ms=\(Int(lag * 1000)) "
+            "rate \(Int(rateBefore)) -> \(Int(rateAfter)) after busy=\(Int(busy * 100))% refusing=\(Int(refusing * 100))% queue_ms=\(Int(queueDelay * 1000)) lag_ms=\(Int(lag * 1000)) "
                 + "completion_ms=\(Int(completion * 1000)) admitted=\(Int(admittedRate))/s offered=\(Int(offeredRate))/s "
                 + "cost_us=\(cost.map { Int($0 * 1e6) } ?? -1) behind=\(behind)"
         }
@@ -116,8 +116,9 @@ public struct LoadMonitor: Sendable {
     /// Takes a token for an initial request at `now` (seconds on a monotonic clock). False = refuse it.
     ///
     /// `queueDelay` is how long requests have been waiting to be read: past ``Settings/maxQueueDelay``
-    /// a waiting initial request is refused whatever the rate allows, since its client has retransmitted it by then (RFC 3261 Timer A/E,
-    /// T1 = 500 ms) and serving stale copies only makes the queue longer (CoDel-style shedding).
+    /// a waiting initial request is refused whatever the rate allows, since its client has retransmitted
+    /// it by then (RFC 3261 Timer A/E, T1 = 500 ms) and serving stale copies only makes the queue longer
+    /// (CoDel-style shedding).
     public mutating func admit(now: Double, queueDelay: Double = 0) -> Bool {
         refill(now: now)
         adjustIfDue(now: now)
@@ -173,7 +174,7 @@ public struct LoadMonitor: Sendable {
     public mutating func record(queueDelay: Double, drops: Int, now: Double) {
         guard queueDelay.isFinite, queueDelay >= 0 else { return }
         smoothedQueueDelay += 0.2 * (queueDelay - smoothedQueueDelay)
-        tally.backlog = max(tally.backlog, queueDelay)
+        tally.queueDelay = max(tally.queueDelay, queueDelay)
         tally.drops += max(0, drops)
         adjustIfDue(now: now)
     }
@@ -203,9 +204,9 @@ public struct LoadMonitor: Sendable {
         lastOffered = Double(tally.admitted + tally.rejected) / elapsed
         let target = settings.targetLatency
         let lagging = smoothedLatency > target
-        // This window's backlog, not a smoothed one: a drained queue must stop the cuts at once.
-        let backlog = tally.backlog
-        let behind = lagging || backlog > settings.targetQueueDelay || tally.drops > 0
+        // This window's queue, not a smoothed one: a drained queue must stop the cuts at once.
+        let queueDelay = tally.queueDelay
+        let behind = lagging || queueDelay > settings.targetQueueDelay || tally.drops > 0
             || smoothedCompletionLatency > settings.targetCompletionLatency
 
         // The window's CPU figures (sample-weighted), when utilisation was sampled in it.
@@ -260,7 +261,7 @@ public struct LoadMonitor: Sendable {
             // (a thread that was just behind must not swing straight back into it); always by a little,
             // so a stale estimate cannot pin the rate. Without refusals: open up to what the budget
             // pays for anyway, so a step up in load finds the room already there.
-            let idle = busy < settings.targetUtilisation * 0.7 && backlog < settings.targetQueueDelay / 5
+            let idle = busy < settings.targetUtilisation * 0.7 && queueDelay < settings.targetQueueDelay / 5
             let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
             if tally.rejected > 0 {
                 let next = min(rate * (idle ? 1.5 : 1.1), fits)
@@ -270,7 +271,7 @@ public struct LoadMonitor: Sendable {
             }
         }
         windows += 1
-        lastWindow = Window(rateBefore: rateBefore, rateAfter: rate, busy: busy, refusing: refusing, backlog: backlog, lag: smoothedLatency,
+        lastWindow = Window(rateBefore: rateBefore, rateAfter: rate, busy: busy, refusing: refusing, queueDelay: queueDelay, lag: smoothedLatency,
                             completion: smoothedCompletionLatency, admittedRate: admittedRate, offeredRate: lastOffered,
                             cost: costPerAdmission, behind: behind)
         tokens = min(tokens, rate * settings.burstSeconds + 1)
@@ -278,4 +279,3 @@ public struct LoadMonitor: Sendable {
         lastAdjust = now
     }
 }
-

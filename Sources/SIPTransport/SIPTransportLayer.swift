@@ -237,7 +237,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
 
     /// True for one of our own queue probes (handled here, not SIP).
     func consumeQueueProbe(_ bytes: ByteBufferView, from source: SocketAddress) -> Bool {
-        guard bytes.count == 20, source == probeChannel?.localAddress else { return false }
+        guard bytes.count == QueueProbe.length, source == probeChannel?.localAddress else { return false }
         return queueProbe.receive(bytes, now: Self.seconds(.now()))
     }
 

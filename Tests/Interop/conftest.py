@@ -55,6 +55,17 @@ class CwAio:
             time.sleep(0.1)
         raise RuntimeError("cw-aio did not answer OPTIONS: " + self.read_log())
 
+    def provision(self, csv_path, numbers, password=lambda n: f"pw{n}", timeout=120):
+        """Before start(): imports subscribers sip:<n>@example.com (private identity <n>@example.com, the
+        given password) with `cw-aio subscriber import`, as an operator would."""
+        with open(csv_path, "w") as f:
+            for n in numbers:
+                f.write(f"sip:{n}@example.com,{n}@example.com,example.com,{password(n)}\n")
+        os.makedirs(self.data_dir, exist_ok=True)
+        r = subprocess.run([BIN, "subscriber", "import", str(csv_path), "--set", f"data_dir={self.data_dir}"],
+                           capture_output=True, timeout=timeout)
+        assert r.returncode == 0, (r.stdout + r.stderr).decode()
+
     def read_log(self):
         try:
             with open(self.log_path, "rb") as f:

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, HERE, CwAio, options_request, status_of, udp_exchange
+from conftest import HERE, CwAio, options_request, status_of, udp_exchange
 
 SC = os.path.join(HERE, "scenarios")
 CALLS = int(os.environ.get("CW_AIO_LEAK_CALLS", "1000"))
@@ -31,16 +31,7 @@ def sipp(args, cwd, timeout=300):
 
 def test_mixed_calls_leave_no_state(tmp_path):
     s = CwAio(5250)
-    os.makedirs(s.data_dir, exist_ok=True)
-    csv = tmp_path / "users.csv"
-    with open(csv, "w") as f:
-        for i in range(50):
-            n = 6505558100 + i
-            f.write(f"sip:{n}@example.com,{n}@example.com,example.com,pw{n}\n")
-        for n in (CALLEE, GHOST):
-            f.write(f"sip:{n}@example.com,{n}@example.com,example.com,pw{n}\n")
-    assert subprocess.run([BIN, "subscriber", "import", str(csv), "--set", f"data_dir={s.data_dir}"],
-                          capture_output=True, timeout=60).returncode == 0
+    s.provision(tmp_path / "users.csv", [*range(6505558100, 6505558150), CALLEE, GHOST], timeout=60)
     s.start()
     try:
         cwd = str(tmp_path)

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, CwAio, ROOT, status_of, udp_exchange
+from conftest import CwAio, ROOT, status_of, udp_exchange
 
 SIP_PORT = 5360
 FLOOD_PORT = 5365
@@ -31,15 +31,7 @@ BENCH = os.path.join(ROOT, "Tests/Bench")
 def server(tmp_path_factory):
     s = CwAio(SIP_PORT, extra=("--set", "overload_target_cpu_percent=10"))
     work = tmp_path_factory.mktemp("overload")
-    prov = work / "provision.csv"
-    with open(prov, "w") as f:
-        for i in range(N_USERS):
-            n = BASE + i
-            f.write(f"sip:{n}@example.com,{n}@example.com,example.com,secret\n")
-    os.makedirs(s.data_dir, exist_ok=True)
-    r = subprocess.run([BIN, "subscriber", "import", str(prov), "--set", f"data_dir={s.data_dir}"],
-                       capture_output=True, timeout=120)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    s.provision(work / "provision.csv", range(BASE, BASE + N_USERS), password=lambda n: "secret")
     s.start()
     s.work = str(work)
     yield s

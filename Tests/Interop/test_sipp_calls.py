@@ -23,7 +23,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, HERE, CwAio
+from conftest import HERE, CwAio
 
 SCENARIOS = os.path.join(HERE, "scenarios")
 SIP_PORT = 5210
@@ -49,15 +49,7 @@ def next_port():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     s = CwAio(SIP_PORT)
-    csv = tmp_path_factory.mktemp("sipp-calls-prov") / "users.csv"
-    with open(csv, "w") as f:
-        for i in range(N_USERS):
-            n = BASE + i
-            f.write(f"sip:{n}@example.com,{n}@example.com,example.com,pw{n}\n")
-    os.makedirs(s.data_dir, exist_ok=True)
-    r = subprocess.run([BIN, "subscriber", "import", str(csv), "--set", f"data_dir={s.data_dir}"],
-                       capture_output=True, timeout=120)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    s.provision(tmp_path_factory.mktemp("sipp-calls-prov") / "users.csv", range(BASE, BASE + N_USERS))
     s.start()
     yield s
     rc = s.stop()

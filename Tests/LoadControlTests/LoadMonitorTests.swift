@@ -338,5 +338,4 @@ import Testing
         _ = model.run(ticks: 250, offered: 850)
         #expect(model.monitor.rejected == 0)
     }
-
 }
