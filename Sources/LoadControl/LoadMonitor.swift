@@ -85,6 +85,8 @@ public struct LoadMonitor: Sendable {
     /// one window's CPU pays partly for the window before; summed over a second the two agree.
     private var costWindows: [(cpu: Double, admitted: Int)] = []
     private static let costSpan = 4
+    /// Fewer admissions in a window than this say nothing of what one costs.
+    private static let minAdmissionsToJudge = 20
     private var lastUtilisationAt: Double?
     private var lastAdjust: Double?
     /// Consecutive windows that ended behind.
@@ -221,7 +223,7 @@ public struct LoadMonitor: Sendable {
         // CPU over the admissions of the last few such windows, and moves halfway each time. A window
         // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
         // in a flood the cost looks too low, and must not drift down while the thread is behind.
-        if hasCPU, tally.admitted >= 20, serving > 0.02, tally.shed == 0 {
+        if hasCPU, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
             costWindows.append((serving * elapsed, tally.admitted))
             if costWindows.count > Self.costSpan { costWindows.removeFirst() }
             let cost = costWindows.reduce(0) { $0 + $1.cpu } / Double(costWindows.reduce(0) { $0 + $1.admitted })
@@ -250,7 +252,10 @@ public struct LoadMonitor: Sendable {
             var next = rate * 0.7
             if let cost = costPerAdmission, cost > 0 {
                 next = budget / cost
-            } else if tally.admitted > 0, serving > 0 {
+            } else if tally.admitted >= Self.minAdmissionsToJudge, serving > 0 {
+                // Before any cost estimate, the window's own figures, on the same terms: a handful of
+                // admissions in a warming-up thread say nothing of what one costs (six at start-up once
+                // cut 20,000/s to 64/s).
                 next = admittedRate * budget / serving
             }
             let floor = min(rate, max(admittedRate, settings.minRate)) * 0.5
