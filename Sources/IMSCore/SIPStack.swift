@@ -30,6 +30,8 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     private var udpDrops: UInt32?
     /// How long datagrams waited in the UDP socket over the last 20 ms sample (seconds, ``QueueProbe``).
     private var udpQueueDelay = 0.0
+    /// Admission control's 503, for the Retry-After it was built with.
+    private var overloadAnswer: (retryAfter: Int, answer: StatelessAnswer)?
     private var timerDeadline: SIPTime?
     private var loggedWindows = 0
     /// Refuse initial requests beyond what the load monitor admits (config `overload_control`).
@@ -193,8 +195,15 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3, RFC 6357): refuse statelessly, no state kept.
         metrics.overloadRejections.increment()
         metrics.sent(503)
-        return glance.response(status: 503, reason: "Service Unavailable", toTag: SIPElement.newTag(),
-                               extraHeaders: [("Retry-After", String(load.retryAfter)), ("Server", SIPElement.serverName)])
+        // The To tag is derived from the request (the same for its retransmissions, §8.2.7), and the
+        // rest of the 503 is built once per Retry-After value: refusing must cost far less than serving.
+        let retryAfter = load.retryAfter
+        if overloadAnswer?.retryAfter != retryAfter {
+            overloadAnswer = (retryAfter, StatelessAnswer(status: 503, reason: "Service Unavailable",
+                                                          extraHeaders: [("Retry-After", String(retryAfter)),
+                                                                         ("Server", SIPElement.serverName)]))
+        }
+        return glance.response(overloadAnswer!.answer)
     }
 
     func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint) {

@@ -16,8 +16,8 @@ enum FuzzChecks {
     static func datagram(_ bytes: [UInt8]) {
         // The overload pre-parse scanner sees every datagram first; its stateless answer must parse.
         if let glance = RequestGlance(bytes) {
-            let reply = glance.response(status: 503, reason: "Service Unavailable", toTag: "ft",
-                                        extraHeaders: [("Retry-After", "1")])
+            let reply = glance.response(StatelessAnswer(status: 503, reason: "Service Unavailable",
+                                                        extraHeaders: [("Retry-After", "1")]))
             if (try? SIPParser.parse(bytes)) != nil, (try? SIPParser.parse(reply)) == nil {
                 fatalError("503 built from a glance of a valid request does not parse")
             }

@@ -8,10 +8,11 @@ enum STUNKeepAlive {
 
     /// True when the datagram is a STUN message (first two bits zero, the magic cookie in place).
     static func isSTUN(_ bytes: ByteBufferView) -> Bool {
-        guard bytes.count >= 20 else { return false }
-        let b = Array(bytes.prefix(8))
-        guard b[0] & 0xC0 == 0 else { return false }
-        let cookie = UInt32(b[4]) << 24 | UInt32(b[5]) << 16 | UInt32(b[6]) << 8 | UInt32(b[7])
+        // Checked on every datagram: a SIP message starts with a letter, so the first byte settles it
+        // without copying anything.
+        guard bytes.count >= 20, let first = bytes.first, first & 0xC0 == 0 else { return false }
+        let s = bytes.startIndex
+        let cookie = UInt32(bytes[s + 4]) << 24 | UInt32(bytes[s + 5]) << 16 | UInt32(bytes[s + 6]) << 8 | UInt32(bytes[s + 7])
         return cookie == magicCookie
     }
 

@@ -67,6 +67,36 @@ import SIPCore
         #expect(r2.toTag == "have")
     }
 
+    /// Admission control's 503 is prepared once and tagged from the request: a retransmission gets
+    /// the same tag (RFC 3261 §8.2.7), another request another one.
+    @Test func preparedAnswerWithAStatelessTag() throws {
+        let lines = ["REGISTER sip:example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKr1",
+                     "From: <sip:a@example.com>;tag=f1", "To: <sip:a@example.com>", "Call-ID: reg1", "CSeq: 1 REGISTER",
+                     "Contact: <sip:a@192.0.2.9>", "Content-Length: 0"]
+        let answer = StatelessAnswer(status: 503, reason: "Service Unavailable",
+                                     extraHeaders: [("Retry-After", "3"), ("Server", "cw-aio")])
+        let g = try #require(RequestGlance(Support.message(lines)))
+        let bytes = g.response(answer)
+        guard case .response(let r) = try SIPParser.parse(bytes, maxMessageSize: 65536) else {
+            Issue.record("not a response"); return
+        }
+        #expect(r.statusCode == 503 && r.reasonPhrase == "Service Unavailable")
+        #expect(r.headers.values("Retry-After") == ["3"])
+        #expect(r.headers.values("Server") == ["cw-aio"])
+        #expect(r.headers.values("Content-Length") == ["0"])
+        #expect(r.toTag == g.statelessTag)
+        let tag = try #require(r.toTag)
+        #expect(tag.count == 10 && tag.allSatisfy { $0.isNumber || ("a"..."v").contains($0) })
+        #expect(bytes == g.response(answer), "a retransmission is answered alike")
+        #expect(try #require(RequestGlance(Support.message(lines))).statelessTag == tag)
+        var other = lines
+        other[4] = "Call-ID: reg2"
+        #expect(try #require(RequestGlance(Support.message(other))).statelessTag != tag)
+        // The prepared answer and the one-off builder give the same bytes.
+        #expect(g.response(status: 503, reason: "Service Unavailable", toTag: tag,
+                           extraHeaders: [("Retry-After", "3"), ("Server", "cw-aio")]) == bytes)
+    }
+
     /// On every torture message the full parser accepts, a glance (when it answers) agrees with it.
     @Test func agreesWithTheFullParserOnTheTortureTests() throws {
         var answered = 0
