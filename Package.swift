@@ -48,7 +48,7 @@ let package = Package(
         // S-CSCF: registrar rules, bindings, reg-event documents (Sans-IO).
         .target(name: "SCSCF", dependencies: ["SIPCore", "IMSModel", "DigestAuth"]),
         // SIP digest authentication (RFC 2617/7616/8760): headers, maths, nonces.
-        .target(name: "DigestAuth", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "DigestAuth", dependencies: ["SIPCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Configuration file, --set overrides and local address detection.
         .target(name: "AutoConfig"),
         // SwiftNIO UDP/TCP/TLS transports that turn bytes into SIP messages and back.

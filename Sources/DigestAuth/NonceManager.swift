@@ -1,5 +1,6 @@
 import Crypto
 import Synchronization
+import struct SIPCore.SecureRandom
 
 /// What `NonceManager.validate` found.
 public enum NonceValidation: Sendable, Hashable {
@@ -111,7 +112,7 @@ public struct NonceManager: Sendable {
 
     /// A new nonce, dated `now` (Unix seconds), with random bytes from the system CSPRNG.
     public func issue(realm: String, now: UInt64, binding: [UInt8] = []) -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SecureRandom()
         return issue(realm: realm, now: now, binding: binding, using: &rng)
     }
 

@@ -135,7 +135,7 @@ final class SIPElement {
     }
 
     static func newTag() -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SecureRandom()
         return String(rng.next() & 0xffff_ffff_ffff, radix: 36)
     }
 }

@@ -180,7 +180,10 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
     }
 
     func transport(_ transport: SIPTransportLayer, answerBeforeParsing glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
-        let key = ServerTransactionKey(glance: glance)
+        // A REGISTER without credentials never has a transaction (it is answered statelessly, see
+        // `answerStatelessly`): nothing to look up, and the refusal of a registration storm stays cheap.
+        let stateless = glance.method == .register && !glance.hasCredentials
+        let key = stateless ? nil : ServerTransactionKey(glance: glance)
         // A retransmission for a finished non-INVITE transaction: its stored final response, unparsed.
         if let key, let (wire, peer) = transactions.storedResponse(for: key) {
             transport.send(wire, to: peer)

@@ -31,7 +31,10 @@ enum ProxyText {
         return String(repeating: "0", count: max(0, 16 - s.utf8.count)) + s
     }
 
-    static func randomHex() -> String { hex(UInt64.random(in: .min ... .max)) }
+    static func randomHex() -> String {
+        var rng = SecureRandom()
+        return hex(rng.next())
+    }
 
     static func isHex(_ s: Substring) -> Bool {
         !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }

@@ -47,7 +47,7 @@ public enum TransactionError: Error, Hashable, Sendable {
 public enum SIPBranch {
     /// `z9hG4bK` followed by 128 random bits in hex (RFC 3261 §8.1.1.7: unique across space and time).
     public static func random() -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SecureRandom()
         let a: UInt64 = rng.next(), b: UInt64 = rng.next()
         return Via.magicCookie + String(a, radix: 16) + String(b, radix: 16)
     }
