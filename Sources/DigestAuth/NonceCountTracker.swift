@@ -11,11 +11,18 @@ public enum NonceCountCheck: Sendable, Hashable {
 /// Replay protection for Digest: remembers the highest `nc` used with each nonce (RFC 7616 §3.4.5 /
 /// RFC 2617 §3.2.2), in bounded memory.
 ///
-/// Entries live in insertion order in a ring of `capacity` slots. An entry leaves when it expires (its nonce
+/// Entries live in insertion order in a ring of up to `capacity` slots (grown as needed). An entry leaves when it expires (its nonce
 /// is older than `lifetime`) or, when the ring is full, the oldest entry is evicted. A nonce that is not in
 /// the table is accepted as new only if it was issued after every entry that ever left the table (the
 /// "floor"): otherwise it might be an evicted nonce coming back, and it is refused as `.replay` (the client
 /// then gets a fresh nonce). Memory is O(capacity) whatever the traffic.
+///
+/// The capacity must hold every nonce issued during a challenge round trip at the element's peak rate,
+/// since the floor has the nonces' one-second resolution: with 10,000 slots, at ~10,000 registrations/s
+/// the ring turned over every second, and an answer to a challenge that crossed a second boundary was
+/// refused as a replay (stale=true, one more round for a client, seen in the bench's overload step).
+/// The default, 65,536, keeps six seconds at that rate; the slots grow with use, so an idle element does
+/// not hold them.
 ///
 /// Nonces used without qop (RFC 2069) have no `nc`: they are single-use.
 ///
@@ -42,10 +49,13 @@ public struct NonceCountTracker: Sendable {
     /// Nonces longer than this are never tracked (refused): issued nonces are 48 characters.
     static let maxNonceLength = 256
 
-    public init(capacity: Int = 10_000, lifetime: UInt64 = NonceManager.defaultLifetime, notBefore: UInt64 = 0) {
+    public static let defaultCapacity = 65_536
+
+    public init(capacity: Int = NonceCountTracker.defaultCapacity, lifetime: UInt64 = NonceManager.defaultLifetime,
+                notBefore: UInt64 = 0) {
         self.capacity = max(1, capacity)
         self.lifetime = lifetime
-        self.ring = Array(repeating: nil, count: self.capacity)
+        self.ring = []
         self.floor = notBefore > 0 ? notBefore - 1 : nil
     }
 
@@ -67,8 +77,7 @@ public struct NonceCountTracker: Sendable {
         if nonceCount == 0 { return .replay }
         if size == capacity { evictOldest() }
         entries[nonce] = Entry(lastCount: nonceCount ?? .max, issuedAt: issuedAt)
-        ring[(head + size) % capacity] = nonce
-        size += 1
+        append(nonce)
         return .accepted
     }
 
@@ -85,6 +94,20 @@ public struct NonceCountTracker: Sendable {
         }
     }
 
+    /// Puts `nonce` at the tail, growing the ring while it is below `capacity` and every slot is taken.
+    private mutating func append(_ nonce: String) {
+        if size == ring.count, ring.count < capacity {
+            if head != 0 {   // wrapped: straighten it first, so the new slot goes at the logical end
+                ring = Array(ring[head...] + ring[..<head])
+                head = 0
+            }
+            ring.append(nonce)
+        } else {
+            ring[(head + size) % ring.count] = nonce
+        }
+        size += 1
+    }
+
     private mutating func evictOldest() {
         guard size > 0 else { return }
         popHead()
@@ -95,7 +118,7 @@ public struct NonceCountTracker: Sendable {
             floor = Swift.max(floor ?? 0, entry.issuedAt)
         }
         ring[head] = nil
-        head = (head + 1) % capacity
+        head = (head + 1) % ring.count
         size -= 1
     }
 }

@@ -248,6 +248,67 @@ struct NonceCountTrackerTests {
         #expect(NonceCountTracker(capacity: 0).capacity == 1)
     }
 
+    /// The bench's overload step: ~10,000 challenges a second, each answered up to 1.5 s later (queues
+    /// under load), crossing second boundaries. The default capacity vouches for all of them; the old
+    /// 10,000 slots turned over within the round trip and refused some as replays.
+    @Test("A challenge round trip at 12,000 nonces/s is never taken for a replay")
+    func roundTripsAtPeakRate() {
+        func replays(capacity: Int) -> Int {
+            var t = NonceCountTracker(capacity: capacity)
+            // answers[j]: the challenges (by issue step) answered at step j, 0.5-1.5 s after they were issued.
+            let rate = 12_000, steps = 12_000 * 10
+            var answers = [[Int]](repeating: [], count: steps)
+            var refused = 0
+            for k in 0..<steps {
+                let at = k + rate / 2 + (k % 11) * rate / 10
+                if at < steps { answers[at].append(k) }
+                for i in answers[k] {
+                    let issuedAt = t0 + UInt64(i / rate)
+                    if t.check(nonce: "n\(i)", issuedAt: issuedAt, nonceCount: 1, now: t0 + UInt64(k / rate)) == .replay {
+                        refused += 1
+                    }
+                }
+            }
+            return refused
+        }
+        #expect(replays(capacity: NonceCountTracker.defaultCapacity) == 0)
+        #expect(replays(capacity: 10_000) > 0)
+    }
+
+    /// The ring grows with use up to its capacity, also after expiry has moved its head (wrapped): it
+    /// behaves like a plain first-in-first-out list of the same capacity.
+    @Test("Growing ring agrees with a simple FIFO model")
+    func growingRingMatchesModel() {
+        var rng = SplitMix(seed: 7)
+        for capacity in [1, 2, 5, 16] {
+            var t = NonceCountTracker(capacity: capacity, lifetime: 3)
+            var model: [(nonce: String, issuedAt: UInt64, nc: UInt32)] = []
+            var floor: UInt64? = nil
+            var now = t0
+            for i in 0..<2_000 {
+                now += rng.next() % 3 == 0 ? 1 : 0
+                // Model: expire, then look up / insert exactly as documented.
+                while let first = model.first, first.issuedAt + 3 < now {
+                    floor = max(floor ?? 0, first.issuedAt); model.removeFirst()
+                }
+                let reuse = !model.isEmpty && rng.next() % 3 == 0
+                let nonce = reuse ? model[Int(rng.next() % UInt64(model.count))].nonce : "n\(i)"
+                let issuedAt = reuse ? model.first { $0.nonce == nonce }!.issuedAt : now
+                let nc = UInt32(rng.next() % 4 + 1)
+                var expected = NonceCountCheck.replay
+                if let k = model.firstIndex(where: { $0.nonce == nonce }) {
+                    if nc > model[k].nc { model[k].nc = nc; expected = .accepted }
+                } else if floor.map({ issuedAt > $0 }) ?? true {
+                    if model.count == capacity { floor = max(floor ?? 0, model[0].issuedAt); model.removeFirst() }
+                    model.append((nonce, issuedAt, nc))
+                    expected = .accepted
+                }
+                #expect(t.check(nonce: nonce, issuedAt: issuedAt, nonceCount: nc, now: now) == expected, "capacity \(capacity) step \(i)")
+                #expect(t.count == model.count)
+            }
+        }
+    }
+
     @Test("Entries expire with the nonce lifetime")
     func expiry() {
         var t = NonceCountTracker(capacity: 10, lifetime: 300)
@@ -272,5 +333,18 @@ struct NonceCountTrackerTests {
         var t = NonceCountTracker()
         #expect(t.check(nonce: String(repeating: "x", count: 10_000), issuedAt: t0, nonceCount: 1, now: t0) == .replay)
         #expect(t.count == 0)
+    }
+}
+
+/// A small seeded generator for the model test (SplitMix64).
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
