@@ -274,7 +274,7 @@ if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
   read -r OV_RSS0 _ <<<"$(mem_kb)"
   k0=$(ticks_of $SPID); w0=$(date +%s.%N)
   log "overload step: offering ${OV_RATE} REGISTER/s (3x the ${REG_PEAK}/s peak) for ${REG_SECS}s"
-  timeout $(( REG_SECS * 3 + 40 )) "${NICE_CMD[@]}" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
+  timeout $(( REG_SECS * 3 + 40 )) "${NICE_CMD[@]}" /usr/bin/time -f '%U %S' -o "$OUT/overload.time" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
     -key ct_host 127.0.0.1 -key ct_port "$UAS_PORT" -i 127.0.0.1 -p "$REG_PORT" -r "$OV_RATE" -m "$OV_N" -nostdin \
     -timeout $(( REG_SECS * 3 + 30 )) -trace_counts -trace_rtt -rtt_freq 200 -trace_stat -stf "$OUT/overload.csv" -fd 1 \
     -trace_err -error_file "$OUT/overload.err" > "$OUT/overload.out" 2>&1 < /dev/null
@@ -289,8 +289,9 @@ if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
     H=$(health)
     OV_LINE=$(awk -v s="$OV_SENT" -v r="$OV_503" -v g="$OV_200" -v e="$OV_EL" -v peak="$REG_PEAK" \
       -v cpu="$(awk -v a="$k0" -v b="$k1" -v hz="$HZ" -v w0="$w0" -v w1="$w1" 'BEGIN{printf "%.0f", 100*(b-a)/hz/(w1-w0)}')" \
+      -v scpu="$(awk -v w0="$w0" -v w1="$w1" 'END{if (NF>=2) printf "%.0f", 100*($1+$2)/(w1-w0); else print "n/a"}' "$OUT/overload.time" 2>/dev/null)" \
       -v p99="$OV_P99" -v m0="$OV_RSS0" -v m1="$OV_RSS1" -v f="$(python3 "$LIB" stat "$OUT/overload.csv" 2>/dev/null | awk '{print $3}')" \
-      'BEGIN{printf "overload offered_rps=%.0f goodput_rps=%.0f goodput_pct_of_peak=%.0f refused_503=%d failed_calls=%s server_cpu_pct=%s p99_admitted_ms=%s rss_mb_before=%.1f rss_mb_after=%.1f", s/e, g/e, 100*g/e/peak, r, f, cpu, p99, m0/1024, m1/1024}')
+      'BEGIN{printf "overload offered_rps=%.0f goodput_rps=%.0f goodput_pct_of_peak=%.0f refused_503=%d failed_calls=%s server_cpu_pct=%s sipp_cpu_pct=%s p99_admitted_ms=%s rss_mb_before=%.1f rss_mb_after=%.1f", s/e, g/e, 100*g/e/peak, r, f, cpu, scpu, p99, m0/1024, m1/1024}')
     log "$OV_LINE; /health $H"
     # a 503 without Retry-After fails its call (the scenario's ereg check_it): see failed_calls
     grep -m1 -i "retry" "$OUT/overload.err" 2>/dev/null && log "WARNING: a 503 lacked Retry-After (see $OUT/overload.err)"
