@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "SIPProxyTests", dependencies: ["SIPProxy", "SIPCore"]),
         .testTarget(name: "BGCFTests", dependencies: ["BGCF", "SIPCore"]),
         .testTarget(name: "LoadControlTests", dependencies: ["LoadControl"]),
-        .testTarget(name: "SIPTransportTests", dependencies: ["SIPTransport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        .testTarget(name: "SIPTransportTests", dependencies: ["SIPTransport", "SIPCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                                               .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HSSTests", dependencies: ["HSS", "IMSModel"]),
         .testTarget(name: "IMSCoreTests", dependencies: ["IMSCore"]),

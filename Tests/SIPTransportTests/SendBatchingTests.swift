@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import SIPCore
 import SIPTransport
 import Testing
 
@@ -101,5 +102,58 @@ import Testing
         let v6 = SIPEndpoint(transport: .tcp, address: try SocketAddress(ipAddress: "2001:db8::1", port: 5060))
         #expect(v6.ipAddress == "2001:db8::1")
         #expect(v6.description == "tcp:[2001:db8::1]:5060")
+    }
+}
+
+/// Requests answered before parsing (the overload path) get their answer from a read batch, and the
+/// transport's count of time spent refusing moves (it feeds the load monitor's cost split); the
+/// delegate never sees them parsed.
+@Suite struct EarlyAnswerTests {
+    final class Refuser: SIPTransportDelegate, @unchecked Sendable {
+        var parsed = 0
+        var glanced = 0
+        func transport(_ transport: SIPTransportLayer, received message: SIPMessage, from source: SIPEndpoint) { parsed += 1 }
+        func transport(_ transport: SIPTransportLayer, rejected error: SIPParseError, from source: SIPEndpoint) { parsed += 1 }
+        func transport(_ transport: SIPTransportLayer, answerBeforeParsing glance: RequestGlance, from source: SIPEndpoint) -> [UInt8]? {
+            glanced += 1
+            return glance.response(StatelessAnswer(status: 503, reason: "Service Unavailable", extraHeaders: [("Retry-After", "2")]))
+        }
+    }
+
+    @Test func refusedRequestsAreAnsweredAndTheirCostCounted() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let transport = SIPTransportLayer(eventLoop: loop, settings: .init(bindAddress: "127.0.0.1", udpPort: 0, tcpPort: nil, tlsPort: nil),
+                                          logger: Logger(label: "test"))
+        let refuser = Refuser()
+        try await loop.submit { transport.delegate = refuser }.get()
+        try await transport.start().get()
+        let port = try #require(try await loop.submit { transport.boundAddresses[.udp]?.port }.get())
+        let client = try SendBatchingTests.Receiver()
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_addr.s_addr = inet_addr("127.0.0.1")
+        to.sin_port = in_port_t(UInt16(port).bigEndian)
+        let count = 20
+        for i in 0..<count {
+            let request = Array(("REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(client.port);branch=z9hG4bKe\(i)\r\n"
+                + "From: <sip:a@example.com>;tag=f\(i)\r\nTo: <sip:a@example.com>\r\nCall-ID: early\(i)\r\n"
+                + "CSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n").utf8)
+            let sent = withUnsafePointer(to: &to) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(client.fd, request, request.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            #expect(sent == request.count)
+        }
+        var answers: [String] = []
+        for _ in 0..<count { if let a = client.receive() { answers.append(a) } }
+        #expect(answers.count == count)
+        #expect(answers.allSatisfy { $0.hasPrefix("SIP/2.0 503 Service Unavailable\r\n") && $0.contains("Retry-After: 2\r\n") })
+        let (parsed, glanced, refusing) = try await loop.submit { (refuser.parsed, refuser.glanced, transport.preParseNanoseconds) }.get()
+        #expect(parsed == 0 && glanced == count)
+        #expect(refusing > 0)
+        try await transport.close().get()
+        try await group.shutdownGracefully()
     }
 }
