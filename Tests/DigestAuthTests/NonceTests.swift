@@ -279,7 +279,7 @@ struct NonceCountTrackerTests {
     /// behaves like a plain first-in-first-out list of the same capacity.
     @Test("Growing ring agrees with a simple FIFO model")
     func growingRingMatchesModel() {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for capacity in [1, 2, 5, 16] {
             var t = NonceCountTracker(capacity: capacity, lifetime: 3)
             var model: [(nonce: String, issuedAt: UInt64, nc: UInt32)] = []
@@ -333,18 +333,5 @@ struct NonceCountTrackerTests {
         var t = NonceCountTracker()
         #expect(t.check(nonce: String(repeating: "x", count: 10_000), issuedAt: t0, nonceCount: 1, now: t0) == .replay)
         #expect(t.count == 0)
-    }
-}
-
-/// A small seeded generator for the model test (SplitMix64).
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E9B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
