@@ -124,7 +124,7 @@ final class RegistrationService: @unchecked Sendable {
                     metrics.registerDuration.record(took)
                     // REGISTER completion includes the database commit: a slow database is overload too.
                     stack.load.record(completionLatency: Double(took.components.attoseconds) / 1e18 + Double(took.components.seconds),
-                                      now: SIPStack.seconds(NIODeadline.now()))
+                                      now: SIPTransportLayer.seconds(NIODeadline.now()))
                     if durable {
                         stack.respond(id, final)
                     } else {

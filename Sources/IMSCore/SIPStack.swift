@@ -61,13 +61,13 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             let now = NIODeadline.now()
             let rateBefore = load.rate
             let lag = now > lagExpected ? Double((now - lagExpected).nanoseconds) / 1e9 : 0
-            load.record(latency: lag, now: Self.seconds(now))
+            load.record(latency: lag, now: SIPTransportLayer.seconds(now))
             let cpu = ThreadCPUClock.now()
             let refusing = transport.preParseNanoseconds
             let wall = Double((now - cpuSample.wall).nanoseconds)
             if wall > 0, let cpu, let before = cpuSample.cpu {
                 load.record(utilisation: Double(cpu - before) / wall, refusing: Double(refusing &- cpuSample.refusing) / wall,
-                            now: Self.seconds(now))
+                            now: SIPTransportLayer.seconds(now))
             }
             cpuSample = (now, cpu, refusing)
             lagExpected = now + .milliseconds(20)
@@ -76,7 +76,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
             transport.udpReceiveDrops { [self] drops in
                 let newDrops = udpDrops.map { Int(drops &- $0) } ?? 0
                 udpDrops = drops
-                load.record(queueDelay: udpQueueDelay, drops: newDrops, now: Self.seconds(now))
+                load.record(queueDelay: udpQueueDelay, drops: newDrops, now: SIPTransportLayer.seconds(now))
             }
             if load.windows != loggedWindows, let window = load.lastWindow, window.rateAfter != window.rateBefore {
                 logger.debug("overload control: \(window)")
@@ -93,8 +93,6 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         admissionControl = element.config.overloadControl
         return transport.start()
     }
-
-    static func seconds(_ d: NIODeadline) -> Double { Double(d.uptimeNanoseconds) / 1e9 }
 
     /// Initial requests are what admission control may refuse; in-dialog requests, ACK, CANCEL and
     /// REGISTERs carrying credentials (refreshes, second legs of a challenge) are never starved.
@@ -194,7 +192,7 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
         if let key, transactions.hasServerTransaction(key) { return nil }
         let now = NIODeadline.now()
         let waited = source.transport == .udp ? udpQueueDelay : 0
-        if load.admit(now: Self.seconds(now), queueDelay: waited) { return nil }
+        if load.admit(now: SIPTransportLayer.seconds(now), queueDelay: waited) { return nil }
         // Overload (RFC 3261 §21.5.4, TS 24.229 §5.4.3, RFC 6357): refuse statelessly, no state kept.
         metrics.overloadRejections.increment()
         metrics.sent(503)

@@ -252,7 +252,8 @@ public final class SIPTransportLayer: @unchecked Sendable {
         return queueProbe.receive(bytes, now: Self.seconds(.now()))
     }
 
-    static func seconds(_ d: NIODeadline) -> Double { Double(d.uptimeNanoseconds) / 1e9 }
+    /// A monotonic instant as seconds of uptime: the clock of the queue probe and of the load monitor.
+    public static func seconds(_ d: NIODeadline) -> Double { Double(d.uptimeNanoseconds) / 1e9 }
 
     /// Runs `body` with UDP sends held and flushes them together afterwards (one `sendmmsg` for all):
     /// for work that answers many requests at once outside a read batch, e.g. the REGISTERs whose
