@@ -87,8 +87,6 @@ public struct LoadMonitor: Sendable {
     private static let costSpan = 4
     /// Fewer admissions in a window than this say nothing of what one costs.
     private static let minAdmissionsToJudge = 20
-    /// Windows busy less than this share of the target say nothing of what an admission costs when saturated.
-    private static let busyToJudge = 0.8
     private var lastUtilisationAt: Double?
     private var lastAdjust: Double?
     /// Consecutive windows that ended behind.
@@ -223,29 +221,18 @@ public struct LoadMonitor: Sendable {
         // value they made one admission look several times dearer, cutting the rate to a fraction of
         // what the thread serves (the bench's 1.25x step fell to half its goodput). The estimate is the
         // CPU over the admissions of the last few such windows, and moves halfway each time. A window
-        // spent catching up leaves it as it was: its admissions' follow-ups land in later windows (early
-        // in a flood the cost looks too low) while it serves those of earlier ones (after a stall, too high).
-        // A window of a thread with idle time only bounds it from above: such a thread wakes up and
-        // reads, answers and sends nearly every datagram on its own, where a saturated one does them in
-        // batches (the bench's REGISTER pair: ~165 us at half the peak, ~120 us at the peak), and the
-        // figure is used when the thread is saturated. Learnt at half load, it cut the next flood's rate
-        // to ~5,000/s for seconds; ignored, a step up from light load found no estimate at all.
-        let saturatedWindow = behind || busy >= settings.targetUtilisation * Self.busyToJudge
+        // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
+        // in a flood the cost looks too low, and must not drift down while the thread is behind.
         if hasCPU, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
-            if saturatedWindow {
-                costWindows.append((serving * elapsed, tally.admitted))
-                if costWindows.count > Self.costSpan { costWindows.removeFirst() }
-                let cost = costWindows.reduce(0) { $0 + $1.cpu } / Double(costWindows.reduce(0) { $0 + $1.admitted })
-                // Behind, the estimate held from before stands: a window catching up on a backlog (or
-                // early in a flood, its admissions' follow-ups still to come) misstates what one costs
-                // either way. A ratchet upward let a 76 ms stall at 80 % load cut the rate below the
-                // offered 8,000/s, and kept a flood's rate falling for seconds after.
-                let moved = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
-                if !behind || costPerAdmission == nil { costPerAdmission = moved }
-            } else {
-                let cost = serving * elapsed / Double(tally.admitted)
-                costPerAdmission = min(costPerAdmission ?? cost, costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost)
-            }
+            costWindows.append((serving * elapsed, tally.admitted))
+            if costWindows.count > Self.costSpan { costWindows.removeFirst() }
+            let cost = costWindows.reduce(0) { $0 + $1.cpu } / Double(costWindows.reduce(0) { $0 + $1.admitted })
+            let moved = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
+            // Behind with nothing refused yet is a stall at a load the thread sustains (a checkpoint,
+            // a page-fault storm), not a flood: the windows catching up on its backlog look dear, and
+            // taken as the new cost they cut the bench's 8,000/s step below its offered load (503s).
+            let flood = tally.rejected > 0
+            costPerAdmission = !behind ? moved : flood ? max(moved, costPerAdmission ?? moved) : (costPerAdmission ?? moved)
         }
         // CPU the admitted traffic may use: the target, or when behind no more than the thread actually
         // got (it may not be getting a whole core) less room for the backlog to drain, less more the
@@ -256,9 +243,6 @@ public struct LoadMonitor: Sendable {
             // (preempted, a page fault storm), so only a second one in a row is taken as the new normal.
             let got = behindWindows >= 1 ? busy : max(busy, settings.targetUtilisation)
             usable = min(usable, got) * 0.9
-            // A backlog that outlasts half a second at that is more than a stall: 5 % less for every
-            // further window it lasts (the estimate is held while behind, so this is what keeps cutting).
-            usable *= (0..<min(max(0, behindWindows - 1), 14)).reduce(1.0) { factor, _ in factor * 0.95 }
         }
         behindWindows = behind ? behindWindows + 1 : 0
         if lagging { usable *= 1 - 0.3 * min(1, (smoothedLatency - target) / target) }
@@ -281,22 +265,17 @@ public struct LoadMonitor: Sendable {
             let floor = min(rate, max(admittedRate, settings.minRate)) * 0.5
             rate = max(settings.minRate, floor, min(next, rate))
         } else {
-            // Room below every target. With demand refused: admit more by what the CPU left idle pays
-            // for at the estimated cost (an integral step on utilisation: it ends where the thread is at
-            // its target whether the estimate is a little high or low, where the estimate alone would
-            // stop short by as much as it is high), by at most a quarter per window, or half while the
-            // thread is mostly idle and nothing waits; always by a little, so a stale estimate cannot
-            // pin the rate. Without refusals: open up to what the budget pays for anyway, so a step up
-            // in load finds the room already there.
+            // Room below every target. With demand refused: rise toward what the budget pays for, by
+            // half again per window while the thread is mostly idle and nothing waits, else by a tenth
+            // (a thread that was just behind must not swing straight back into it); always by a little,
+            // so a stale estimate cannot pin the rate. Without refusals: open up to what the budget
+            // pays for anyway, so a step up in load finds the room already there.
             let idle = busy < settings.targetUtilisation * 0.7 && queueDelay < settings.targetQueueDelay / 5
+            let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
             if tally.rejected > 0 {
-                let room = max(usable - busy, 0)
-                let perAdmission = costPerAdmission ?? (admittedRate > 0 && serving > 0 ? serving / admittedRate : 0)
-                let byRoom = perAdmission > 0 ? rate + room / perAdmission : rate * 1.5
-                let next = min(rate * (idle ? 1.5 : 1.25), byRoom)
+                let next = min(rate * (idle ? 1.5 : 1.1), fits)
                 rate = min(settings.maxRate, max(rate + max(10, rate * 0.02), next))
             } else {
-                let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
                 rate = min(settings.maxRate, max(rate, min(rate * 1.5, fits)))
             }
         }
