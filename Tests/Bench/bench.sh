@@ -29,7 +29,9 @@
 #   CW_AIO=<repo>/.build/release/cw-aio  BENCH_DIR=<new /tmp/cw-aio-bench.XXXX>  BUDGET_S=300
 #   cw-aio ports: PORT=5470 (TLS PORT+1) HSS_PORT=8470 HTTP_PORT=8471 UAS_PORT=5490 REG_PORT=5491
 #   UAC_PORT=5492; Kamailio: KAM_PORT=5570 KAM_UAS_PORT=5590 KAM_REG_PORT=5591 KAM_UAC_PORT=5592
-#   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)  LOG_LEVEL=warning
+#   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)  LOG_LEVEL=debug
+#   (cw-aio logs nothing per request at debug; the overload controller's rate decisions, four a second
+#   at most, land in cw-aio.log and the overload step's are summarised in the log)
 #   OVERLOAD=1 (0: skip the 3x overload step)  SETTLE_S=50 (wait after the fill for the finished
 #   transactions to expire, Timer J = 32 s, and a heap trim, every 15 s; 0: skip)
 
@@ -142,7 +144,7 @@ start_server() {   # -> SPID, STARTUP_MS
   r=$("${NICE_CMD[@]}" python3 "$LIB" start --port "$PORT" --log "$OUT/cw-aio.log" --timeout 60 -- \
       "$CW_AIO" --set data_dir="$DATA" --set sip_port="$PORT" --set sip_tls_port=$((PORT + 1)) \
       --set hss_port="$HSS_PORT" --set http_port="$HTTP_PORT" --set local_ip=127.0.0.1 \
-      --set log_level="${LOG_LEVEL:-warning}") || die "cw-aio did not start: $(tail -5 "$OUT/cw-aio.log")"
+      --set log_level="${LOG_LEVEL:-debug}") || die "cw-aio did not start: $(tail -5 "$OUT/cw-aio.log")"
   read -r SPID STARTUP_MS <<<"$r"
   log "cw-aio started pid $SPID, first 200 OK to OPTIONS after ${STARTUP_MS} ms"
 }
@@ -272,6 +274,7 @@ if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
   sleep 4
   rm -f "$OUT"/reg_overload_*_counts.csv "$OUT"/*_rtt.csv
   read -r OV_RSS0 _ <<<"$(mem_kb)"
+  LOG0=$(wc -l < "$OUT/cw-aio.log")
   k0=$(ticks_of $SPID); w0=$(date +%s.%N)
   log "overload step: offering ${OV_RATE} REGISTER/s (3x the ${REG_PEAK}/s peak) for ${REG_SECS}s"
   timeout $(( REG_SECS * 3 + 40 )) "${NICE_CMD[@]}" /usr/bin/time -f '%U %S' -o "$OUT/overload.time" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
@@ -293,6 +296,16 @@ if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
       -v p99="$OV_P99" -v m0="$OV_RSS0" -v m1="$OV_RSS1" -v f="$(python3 "$LIB" stat "$OUT/overload.csv" 2>/dev/null | awk '{print $3}')" \
       'BEGIN{printf "overload offered_rps=%.0f goodput_rps=%.0f goodput_pct_of_peak=%.0f refused_503=%d failed_calls=%s server_cpu_pct=%s sipp_cpu_pct=%s p99_admitted_ms=%s rss_mb_before=%.1f rss_mb_after=%.1f", s/e, g/e, 100*g/e/peak, r, f, cpu, scpu, p99, m0/1024, m1/1024}')
     log "$OV_LINE; /health $H"
+    # The controller's rate decisions during the step (debug level): how often it was behind, and the
+    # range of rate and cost it went through, so a poor figure can be told from a noisy machine.
+    tail -n +$((LOG0 + 1)) "$OUT/cw-aio.log" | grep -o 'overload control: rate .*' | awk '
+      { n++; split($0, w, " "); r = w[6] + 0; if (n == 1 || r < rmin) rmin = r; if (r > rmax) rmax = r
+        if ($0 ~ /behind=true/) b++
+        if (match($0, /cost_us=-?[0-9]+/)) { c = substr($0, RSTART + 8, RLENGTH - 8) + 0; if (c > cmax) cmax = c }
+        if (match($0, /queue_ms=[0-9]+/)) { q = substr($0, RSTART + 9, RLENGTH - 9) + 0; if (q > qmax) qmax = q } }
+      END { if (n) printf "overload step controller: %d rate changes, %d behind, rate %d-%d/s, cost_us up to %d, queue_ms up to %d (window lines in cw-aio.log)\n", n, b, rmin, rmax, cmax, qmax
+            else print "overload step controller: no rate decisions logged (LOG_LEVEL below debug?)" }' \
+      | while read -r line; do log "$line"; done
     # a 503 without Retry-After fails its call (the scenario's ereg check_it): see failed_calls
     grep -m1 -i "retry" "$OUT/overload.err" 2>/dev/null && log "WARNING: a 503 lacked Retry-After (see $OUT/overload.err)"
   else
