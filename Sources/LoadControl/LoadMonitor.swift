@@ -231,8 +231,11 @@ public struct LoadMonitor: Sendable {
             // Behind with nothing refused yet is a stall at a load the thread sustains (a checkpoint,
             // a page-fault storm), not a flood: the windows catching up on its backlog look dear, and
             // taken as the new cost they cut the bench's 8,000/s step below its offered load (503s).
-            let flood = tally.rejected > 0
-            costPerAdmission = !behind ? moved : flood ? max(moved, costPerAdmission ?? moved) : (costPerAdmission ?? moved)
+            if let held = costPerAdmission, behind {
+                if tally.rejected > 0 { costPerAdmission = max(moved, held) }   // a flood: may only rise
+            } else {
+                costPerAdmission = moved
+            }
         }
         // CPU the admitted traffic may use: the target, or when behind no more than the thread actually
         // got (it may not be getting a whole core) less room for the backlog to drain, less more the
