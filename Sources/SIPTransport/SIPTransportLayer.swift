@@ -33,9 +33,15 @@ public final class SIPTransportLayer: @unchecked Sendable {
         public var maxMessageSize: Int
         public var idleTimeout: TimeAmount
         public var tlsContext: NIOSSLContext?
+        /// UDP refusals (answers before parsing) leave from a thread of their own (``RefusalSender``):
+        /// by default when there is more than one core to run it on (Linux only).
+        public var offloadRefusals: Bool
+        /// Refusals that may wait for that thread before the loop sends them itself.
+        public var refusalQueueLimit: Int
 
         public init(bindAddress: String = "0.0.0.0", udpPort: Int? = 5060, tcpPort: Int? = 5060, tlsPort: Int? = 5061,
-                    maxMessageSize: Int = 65536, idleTimeout: TimeAmount = .seconds(600), tlsContext: NIOSSLContext? = nil) {
+                    maxMessageSize: Int = 65536, idleTimeout: TimeAmount = .seconds(600), tlsContext: NIOSSLContext? = nil,
+                    offloadRefusals: Bool = System.coreCount > 1, refusalQueueLimit: Int = 4096) {
             self.bindAddress = bindAddress
             self.udpPort = udpPort
             self.tcpPort = tcpPort
@@ -43,6 +49,8 @@ public final class SIPTransportLayer: @unchecked Sendable {
             self.maxMessageSize = maxMessageSize
             self.idleTimeout = idleTimeout
             self.tlsContext = tlsContext
+            self.offloadRefusals = offloadRefusals
+            self.refusalQueueLimit = refusalQueueLimit
         }
     }
 
@@ -76,6 +84,14 @@ public final class SIPTransportLayer: @unchecked Sendable {
     private var batchStarted = NIODeadline.uptimeNanoseconds(0)
     private var batchDelivering: Int64 = 0
     private var batchAnsweredEarly = 0
+    #if os(Linux)
+    /// Sends UDP refusals off the loop (nil: the loop sends them, as on one core).
+    private var refusalSender: RefusalSender?
+    #endif
+    /// The read batch's refusals, handed to `refusalSender` when the batch ends.
+    private var batchRefusals: [RefusalDatagram] = []
+    /// Refusals the refusal thread sent so far (the rest of them the loop sent itself).
+    public private(set) var refusalsOffloaded = 0
     private var listeners: [Channel] = []
     private var connections: [Int: Channel] = [:]
     private var flows: [FlowKey: Int] = [:]
@@ -120,7 +136,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(transport: self))
                     }
                 }
-            futures.append(bootstrap.bind(host: settings.bindAddress, port: port).flatMap { [self] channel in
+            futures.append(bindUDP(bootstrap, port: port).flatMap { [self] channel in
                 udpChannel = channel
                 boundAddresses[.udp] = channel.localAddress
                 return startQueueProbe(to: channel.localAddress)
@@ -133,6 +149,30 @@ public final class SIPTransportLayer: @unchecked Sendable {
             futures.append(listen(.tls, port: port))
         }
         return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
+    }
+
+    /// Binds the SIP UDP socket: created here when refusals get their own thread (it needs the
+    /// descriptor), else by NIO.
+    private func bindUDP(_ bootstrap: DatagramBootstrap, port: Int) -> EventLoopFuture<Channel> {
+        #if os(Linux)
+        if settings.offloadRefusals {
+            let fd: CInt
+            do {
+                fd = try UDPSocket.bound(to: SocketAddress.makeAddressResolvingHost(settings.bindAddress, port: port))
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return bootstrap.withBoundSocket(fd).flatMapThrowing { [self] channel in
+                do {
+                    refusalSender = try RefusalSender(socket: fd, limit: settings.refusalQueueLimit)
+                } catch {
+                    logger.warning("refusals stay on the SIP thread: \(error)")
+                }
+                return channel
+            }
+        }
+        #endif
+        return bootstrap.bind(host: settings.bindAddress, port: port)
     }
 
     /// The queue probe's socket: on the SIP socket's address (loopback when that is a wildcard), so the
@@ -186,6 +226,10 @@ public final class SIPTransportLayer: @unchecked Sendable {
         let all = listeners + Array(connections.values) + [udpChannel, probeChannel].compactMap { $0 }
         listeners.removeAll()
         udpChannel = nil
+        #if os(Linux)
+        refusalSender?.shutdown()
+        refusalSender = nil
+        #endif
         probeChannel = nil
         let closes = all.map { $0.close().recover { _ in } }
         return EventLoopFuture.andAllComplete(closes, on: eventLoop)
@@ -269,6 +313,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
     }
 
     func endUDPBatch() {
+        if !batchRefusals.isEmpty { handOverRefusals() }
         let datagrams = udpBatchSize
         udpBatchSize = 0
         if udpFlushPending, heldSends == 0 {
@@ -289,12 +334,32 @@ public final class SIPTransportLayer: @unchecked Sendable {
         }
     }
 
+    /// The batch's refusals go to the refusal thread; the loop sends them itself when there is none or
+    /// its queue is full.
+    private func handOverRefusals() {
+        let refusals = batchRefusals
+        batchRefusals = []
+        #if os(Linux)
+        if let sender = refusalSender, sender.take(refusals) {
+            refusalsOffloaded += refusals.count
+            return
+        }
+        #endif
+        for refusal in refusals { send(refusal.bytes, to: SIPEndpoint(transport: .udp, address: refusal.address)) }
+    }
+
     func deliver(_ bytes: [UInt8], from source: SIPEndpoint) {
         let started = NIODeadline.now()
         let inBatch = udpBatchSize > 0
         if let glance = RequestGlance(bytes), let answer = delegate?.transport(self, answerBeforeParsing: glance, from: source) {
             // Answered before parsing: a fraction of what serving would cost.
-            if !answer.isEmpty { send(answer, to: source) }
+            if !answer.isEmpty {
+                if inBatch, source.transport == .udp {
+                    batchRefusals.append(RefusalDatagram(address: source.address, bytes: answer))
+                } else {
+                    send(answer, to: source)
+                }
+            }
             let spent = max(0, (NIODeadline.now() - started).nanoseconds)
             preParseNanoseconds &+= UInt64(spent)
             if inBatch {

@@ -41,6 +41,17 @@ import Testing
             let n = recv(fd, &buffer, buffer.count, wait ? 0 : Int32(MSG_DONTWAIT))
             return n > 0 ? String(decoding: buffer[..<n], as: UTF8.self) : nil
         }
+        /// One datagram and the port it came from, waiting up to the timeout.
+        func receiveWithSource() -> (text: String, port: Int)? {
+            var buffer = [UInt8](repeating: 0, count: 2048)
+            var from = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = withUnsafeMutablePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &length) }
+            }
+            guard n > 0 else { return nil }
+            return (String(decoding: buffer[..<n], as: UTF8.self), Int(UInt16(bigEndian: from.sin_port)))
+        }
         deinit { close(fd) }
     }
 
@@ -107,7 +118,9 @@ import Testing
 
 /// Requests answered before parsing (the overload path) get their answer from a read batch, and the
 /// transport's count of time spent refusing moves (it feeds the load monitor's cost split); the
-/// delegate never sees them parsed.
+/// delegate never sees them parsed. Every answer leaves from the SIP port (symmetric response routing,
+/// RFC 3581), whether the refusal thread sends it, the loop sends it because that thread's queue is
+/// full (limit 0), or there is no such thread (one core).
 @Suite struct EarlyAnswerTests {
     final class Refuser: SIPTransportDelegate, @unchecked Sendable {
         var parsed = 0
@@ -120,10 +133,12 @@ import Testing
         }
     }
 
-    @Test func refusedRequestsAreAnsweredAndTheirCostCounted() async throws {
+    @Test(arguments: [(true, 4096), (true, 0), (false, 4096)])
+    func refusedRequestsAreAnsweredAndTheirCostCounted(offload: Bool, queueLimit: Int) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let transport = SIPTransportLayer(eventLoop: loop, settings: .init(bindAddress: "127.0.0.1", udpPort: 0, tcpPort: nil, tlsPort: nil),
+        let transport = SIPTransportLayer(eventLoop: loop, settings: .init(bindAddress: "127.0.0.1", udpPort: 0, tcpPort: nil, tlsPort: nil,
+                                                                           offloadRefusals: offload, refusalQueueLimit: queueLimit),
                                           logger: Logger(label: "test"))
         let refuser = Refuser()
         try await loop.submit { transport.delegate = refuser }.get()
@@ -147,13 +162,46 @@ import Testing
             #expect(sent == request.count)
         }
         var answers: [String] = []
-        for _ in 0..<count { if let a = client.receive() { answers.append(a) } }
+        for _ in 0..<count {
+            guard let (text, from) = client.receiveWithSource() else { break }
+            #expect(from == port, "answer sent from port \(from), not the SIP port \(port)")
+            answers.append(text)
+        }
         #expect(answers.count == count)
         #expect(answers.allSatisfy { $0.hasPrefix("SIP/2.0 503 Service Unavailable\r\n") && $0.contains("Retry-After: 2\r\n") })
-        let (parsed, glanced, refusing) = try await loop.submit { (refuser.parsed, refuser.glanced, transport.preParseNanoseconds) }.get()
+        // Each answer once: the Call-IDs of the 503s are those of the requests.
+        #expect(Set(answers.compactMap { $0.split(separator: "\r\n").first { $0.hasPrefix("Call-ID:") } }).count == count)
+        let (parsed, glanced, refusing, offloaded) = try await loop.submit {
+            (refuser.parsed, refuser.glanced, transport.preParseNanoseconds, transport.refusalsOffloaded)
+        }.get()
         #expect(parsed == 0 && glanced == count)
         #expect(refusing > 0)
+        #expect(offloaded == (offload && queueLimit > 0 ? count : 0))
         try await transport.close().get()
+        try await group.shutdownGracefully()
+    }
+
+    /// The SIP UDP socket is created by the transport itself when refusals have their own thread: a
+    /// port already taken must still fail the start with the system's reason, and leave nothing bound.
+    @Test(arguments: [true, false])
+    func aTakenPortFailsTheStartWithTheReason(offload: Bool) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let first = SIPTransportLayer(eventLoop: loop, settings: .init(bindAddress: "127.0.0.1", udpPort: 0, tcpPort: nil, tlsPort: nil),
+                                      logger: Logger(label: "test"))
+        try await first.start().get()
+        let port = try #require(try await loop.submit { first.boundAddresses[.udp]?.port }.get())
+        let second = SIPTransportLayer(eventLoop: loop, settings: .init(bindAddress: "127.0.0.1", udpPort: port, tcpPort: nil, tlsPort: nil,
+                                                                        offloadRefusals: offload),
+                                       logger: Logger(label: "test"))
+        do {
+            try await second.start().get()
+            Issue.record("a second transport bound UDP port \(port)")
+        } catch {
+            #expect("\(error)".contains("Address already in use"), "\(error)")
+        }
+        try await second.close().get()
+        try await first.close().get()
         try await group.shutdownGracefully()
     }
 }
