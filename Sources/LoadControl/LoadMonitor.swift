@@ -59,7 +59,15 @@ public struct LoadMonitor: Sendable {
     /// How long datagrams waited in the socket (seconds), smoothed.
     public private(set) var smoothedQueueDelay: Double = 0
     /// CPU seconds of the SIP thread per admitted initial request (with its follow-ups), smoothed.
-    public private(set) var costPerAdmission: Double?
+    /// Learned from busy windows (>= 80 % of the target) once there are any: at light load a request
+    /// costs ~30 % more (no batched reads or sends, a wake-up each), and that figure, carried into a
+    /// flood, cut the bench's 3x step to ~6,000/s for its first two seconds where ~8,000 fit.
+    public var costPerAdmission: Double? { busyCost ?? lightCost }
+    private var busyCost: Double?
+    private var lightCost: Double?
+    /// The rate the thread last fell behind at during a flood: the rise after the cut goes straight
+    /// back to just under it and then creeps, instead of running into it again every second window.
+    public private(set) var ceiling: Double?
     public private(set) var admitted: Int = 0
     public private(set) var rejected: Int = 0
     private var tokens: Double
@@ -84,6 +92,7 @@ public struct LoadMonitor: Sendable {
     /// follow-up (the authenticated REGISTER, its commit) is served after it rejoins the socket queue, so
     /// one window's CPU pays partly for the window before; summed over a second the two agree.
     private var costWindows: [(cpu: Double, admitted: Int)] = []
+    private var busyCostWindows: [(cpu: Double, admitted: Int)] = []
     private static let costSpan = 4
     /// Fewer admissions in a window than this say nothing of what one costs.
     private static let minAdmissionsToJudge = 20
@@ -196,6 +205,22 @@ public struct LoadMonitor: Sendable {
         lastRefill = max(lastRefill ?? now, now)
     }
 
+    /// The cost estimate after one more window: the CPU over the admissions of the last few windows,
+    /// moved halfway. Behind with nothing refused yet is a stall at a load the thread sustains (a
+    /// checkpoint, a page-fault storm), not a flood: the windows catching up on its backlog look dear,
+    /// and taken as the new cost they cut the bench's 8,000/s step below its offered load (503s); the
+    /// estimate stays. Behind in a flood it may only rise.
+    private static func learn(_ current: Double?, from windows: inout [(cpu: Double, admitted: Int)],
+                              _ sample: (cpu: Double, admitted: Int), behind: Bool, flood: Bool) -> Double? {
+        windows.append(sample)
+        if windows.count > costSpan { windows.removeFirst() }
+        let cost = windows.reduce(0) { $0 + $1.cpu } / Double(windows.reduce(0) { $0 + $1.admitted })
+        guard let held = current else { return cost }
+        let moved = held + 0.5 * (cost - held)
+        guard behind else { return moved }
+        return flood ? max(moved, held) : held
+    }
+
     private mutating func adjustIfDue(now: Double) {
         let last = lastAdjust ?? now
         if lastAdjust == nil { lastAdjust = now }
@@ -224,17 +249,11 @@ public struct LoadMonitor: Sendable {
         // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
         // in a flood the cost looks too low, and must not drift down while the thread is behind.
         if hasCPU, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
-            costWindows.append((serving * elapsed, tally.admitted))
-            if costWindows.count > Self.costSpan { costWindows.removeFirst() }
-            let cost = costWindows.reduce(0) { $0 + $1.cpu } / Double(costWindows.reduce(0) { $0 + $1.admitted })
-            let moved = costPerAdmission.map { $0 + 0.5 * (cost - $0) } ?? cost
-            // Behind with nothing refused yet is a stall at a load the thread sustains (a checkpoint,
-            // a page-fault storm), not a flood: the windows catching up on its backlog look dear, and
-            // taken as the new cost they cut the bench's 8,000/s step below its offered load (503s).
-            if let held = costPerAdmission, behind {
-                if tally.rejected > 0 { costPerAdmission = max(moved, held) }   // a flood: may only rise
+            let sample = (cpu: serving * elapsed, admitted: tally.admitted)
+            if busy >= settings.targetUtilisation * 0.8 {
+                busyCost = Self.learn(busyCost, from: &busyCostWindows, sample, behind: behind, flood: tally.rejected > 0)
             } else {
-                costPerAdmission = moved
+                lightCost = Self.learn(lightCost, from: &costWindows, sample, behind: behind, flood: tally.rejected > 0)
             }
         }
         // CPU the admitted traffic may use: the target, or when behind no more than the thread actually
@@ -246,6 +265,12 @@ public struct LoadMonitor: Sendable {
             // (preempted, a page fault storm), so only a second one in a row is taken as the new normal.
             let got = behindWindows >= 1 ? busy : max(busy, settings.targetUtilisation)
             usable = min(usable, got) * 0.9
+        }
+        // The rate that ran into it: the first window of an episode (those after it are the cuts).
+        if behind, behindWindows == 0, tally.rejected > 0 {
+            ceiling = min(rate, max(admittedRate, settings.minRate))
+        } else if !behind, tally.rejected == 0 {
+            ceiling = nil
         }
         behindWindows = behind ? behindWindows + 1 : 0
         if lagging { usable *= 1 - 0.3 * min(1, (smoothedLatency - target) / target) }
@@ -276,8 +301,15 @@ public struct LoadMonitor: Sendable {
             let idle = busy < settings.targetUtilisation * 0.7 && queueDelay < settings.targetQueueDelay / 5
             let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
             if tally.rejected > 0 {
-                let next = min(rate * (idle ? 1.5 : 1.1), fits)
-                rate = min(settings.maxRate, max(rate + max(10, rate * 0.02), next))
+                var next = min(rate * (idle ? 1.5 : 1.1), fits)
+                var step = 0.02
+                // Near the ceiling only while the thread is nearly as busy as when it fell behind there:
+                // a thread with room left is below it whatever the figure says (or the machine changed).
+                if let ceiling, busy >= settings.targetUtilisation * 0.9 {
+                    next = min(next, max(ceiling * 0.97, rate * 1.01))
+                    step = 0.01
+                }
+                rate = min(settings.maxRate, max(rate + max(10, rate * step), next))
             } else {
                 rate = min(settings.maxRate, max(rate, min(rate * 1.5, fits)))
             }
