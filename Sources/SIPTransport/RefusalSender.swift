@@ -8,6 +8,7 @@ struct RefusalDatagram: Sendable {
 
 #if os(Linux)
 import Glibc
+import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
 
@@ -27,16 +28,18 @@ final class RefusalSender: Sendable {
     private let fd: CInt
     private let pool: NIOThreadPool
     private let limit: Int
-    /// Datagrams handed over and not sent yet; and those the kernel would not take (counted, not retried).
-    private let state = NIOLockedValueBox((waiting: 0, failed: 0))
+    private let logger: Logger
+    /// Datagrams handed over and not sent yet.
+    private let waiting = NIOLockedValueBox(0)
 
     /// `socket`: the SIP UDP socket; a duplicate is kept, so closing the channel does not pull it away
     /// from a batch in flight.
-    init(socket: CInt, limit: Int) throws {
+    init(socket: CInt, limit: Int, logger: Logger) throws {
         let copy = fcntl(socket, F_DUPFD_CLOEXEC, 0)
         guard copy >= 0 else { throw IOError(errnoCode: errno, reason: "fcntl(F_DUPFD_CLOEXEC)") }
         fd = copy
         self.limit = limit
+        self.logger = logger
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
     }
@@ -45,24 +48,22 @@ final class RefusalSender: Sendable {
     /// datagrams are already waiting.
     func take(_ batch: [RefusalDatagram]) -> Bool {
         let count = batch.count
-        let queued = state.withLockedValue { s -> Bool in
-            guard s.waiting + count <= limit else { return false }
-            s.waiting += count
+        let queued = waiting.withLockedValue { waiting -> Bool in
+            guard waiting + count <= limit else { return false }
+            waiting += count
             return true
         }
         guard queued else { return false }
         pool.submit { [self] work in
-            let failed = work == .active ? Self.send(batch, on: fd) : 0
-            state.withLockedValue { s in
-                s.waiting -= count
-                s.failed += failed
+            if work == .active {
+                let (failed, error) = Self.send(batch, on: fd)
+                // Like a datagram lost on the way: the client retransmits and is answered again.
+                if failed > 0 { logger.debug("refusals not sent: \(failed) of \(count) (errno \(error))") }
             }
+            waiting.withLockedValue { $0 -= count }
         }
         return true
     }
-
-    /// Datagrams waiting to be sent, and those the kernel refused so far.
-    var counts: (waiting: Int, failed: Int) { state.withLockedValue { $0 } }
 
     /// Stops the thread after what is queued, then closes the duplicate descriptor.
     func shutdown() {
@@ -70,10 +71,12 @@ final class RefusalSender: Sendable {
         pool.shutdownGracefully { _ in close(fd) }
     }
 
-    /// sendto for each datagram; returns how many could not be sent. The descriptor shares the SIP
-    /// socket's O_NONBLOCK: a full send buffer is waited for (up to 50 ms) rather than dropped at once.
-    private static func send(_ batch: [RefusalDatagram], on fd: CInt) -> Int {
+    /// sendto for each datagram; returns how many could not be sent and the last error. The descriptor
+    /// shares the SIP socket's O_NONBLOCK: a full send buffer is waited for (up to 50 ms) rather than
+    /// dropped at once.
+    private static func send(_ batch: [RefusalDatagram], on fd: CInt) -> (failed: Int, errno: CInt) {
         var failed = 0
+        var lastError: CInt = 0
         for datagram in batch {
             var tries = 0
             while true {
@@ -90,10 +93,11 @@ final class RefusalSender: Sendable {
                     continue
                 }
                 failed += 1
+                lastError = error
                 break
             }
         }
-        return failed
+        return (failed, lastError)
     }
 }
 #endif

@@ -164,7 +164,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
             }
             return bootstrap.withBoundSocket(fd).flatMapThrowing { [self] channel in
                 do {
-                    refusalSender = try RefusalSender(socket: fd, limit: settings.refusalQueueLimit)
+                    refusalSender = try RefusalSender(socket: fd, limit: settings.refusalQueueLimit, logger: logger)
                 } catch {
                     logger.warning("refusals stay on the SIP thread: \(error)")
                 }
