@@ -58,11 +58,20 @@ public struct LoadMonitor: Sendable {
     public private(set) var smoothedCompletionLatency: Double = 0
     /// How long datagrams waited in the socket (seconds), smoothed.
     public private(set) var smoothedQueueDelay: Double = 0
-    /// CPU seconds of the SIP thread per admitted initial request (with its follow-ups), smoothed.
-    /// Learned from busy windows (>= 80 % of the target) once there are any: at light load a request
-    /// costs ~30 % more (no batched reads or sends, a wake-up each), and that figure, carried into a
-    /// flood, cut the bench's 3x step to ~6,000/s for its first two seconds where ~8,000 fit.
-    public var costPerAdmission: Double? { busyCost ?? lightCost }
+    /// CPU seconds of the SIP thread per admitted initial request (with its follow-ups), smoothed: the
+    /// lower of two estimates, one learned from busy windows (>= 80 % of the target), one from the
+    /// rest. At light load a request costs ~30 % more (no batched reads or sends, a wake-up each), and
+    /// that figure, carried into a flood, cut the bench's 3x step to ~6,000/s for its first two seconds
+    /// where ~8,000 fit. The busy one alone is no better: learned from a few borderline windows of a
+    /// slower step (191 us) and not refreshed while the thread stayed under 80 %, it cut the 6,000/s
+    /// step to 4,617/s after one stall (822 calls refused). An estimate too low for a flood does not
+    /// last: the flood's windows are busy and behind, and there it may only rise.
+    public var costPerAdmission: Double? {
+        switch (busyCost, lightCost) {
+        case let (busy?, light?): min(busy, light)
+        case let (busy, light): busy ?? light
+        }
+    }
     private var busyCost: Double?
     private var lightCost: Double?
     /// The rate the thread last fell behind at during a flood: the rise after the cut goes straight

@@ -450,8 +450,9 @@ import Testing
             d.window(offered: 24_000, cost: cost, refusing: 0.05)
             rates.append(d.m.rate)
         }
-        #expect(rates[1] >= 0.97 * ceiling * 0.999, "rates \(rates.map(Int.init)) ceiling \(Int(ceiling))")
-        for (a, b) in zip(rates.dropFirst(), rates.dropFirst(2)) where a >= 0.97 * ceiling * 0.999 {
+        // Back within two windows (to 97 % of it, or what the cost estimate says fits if that is less).
+        #expect(rates[1] >= 0.96 * ceiling, "rates \(rates.map(Int.init)) ceiling \(Int(ceiling))")
+        for (a, b) in zip(rates.dropFirst(), rates.dropFirst(2)) where a >= 0.96 * ceiling {
             #expect(b <= a * 1.0101 + 10, "rates \(rates.map(Int.init)) ceiling \(Int(ceiling))")
         }
         // Room left (the machine got faster, a quarter of the thread idles): the ceiling does not hold
@@ -461,5 +462,18 @@ import Testing
         let before = d.m.rate
         for _ in 0..<3 { d.window(offered: 24_000, cost: 80e-6, refusing: 0.05) }
         #expect(d.m.rate >= before * 1.05, "from \(Int(before)) to \(Int(d.m.rate)) with a quarter of the thread idle")
+    }
+
+    /// Seen in a full bench: a few windows of the 5,000/s step just over 80 % busy left a busy-window
+    /// estimate of 191 us, never refreshed while the thread then stayed under 80 %; a stall in the
+    /// 6,000/s step (queue 55 ms, nothing refused) cut the rate to what that estimate paid for,
+    /// 4,617/s, and 822 calls got 503. The lighter windows' fresher figure must count.
+    @Test func aStaleBusyEstimateDoesNotCutASustainableLoadAfterAStall() {
+        var d = Driver(.init(targetUtilisation: 0.98))
+        for _ in 0..<2 { d.window(offered: 4200, cost: 190e-6) }        // ~80 % busy at a dear cost
+        for _ in 0..<40 { d.window(offered: 5000, cost: 125e-6) }       // ~63 %: light windows
+        d.window(offered: 6000, cost: 125e-6, queue: 0.055)             // a stall: behind, nothing refused
+        for _ in 0..<40 { d.window(offered: 6000, cost: 125e-6) }       // ~75 %
+        #expect(d.m.rejected == 0, "refused \(d.m.rejected) at a load the thread sustains")
     }
 }
