@@ -67,13 +67,13 @@ public struct LoadMonitor: Sendable {
     /// step to 4,617/s after one stall (822 calls refused). An estimate too low for a flood does not
     /// last: the flood's windows are busy and behind, and there it may only rise.
     public var costPerAdmission: Double? {
-        switch (busyCost, lightCost) {
+        switch (busyCost.value, lightCost.value) {
         case let (busy?, light?): min(busy, light)
         case let (busy, light): busy ?? light
         }
     }
-    private var busyCost: Double?
-    private var lightCost: Double?
+    private var busyCost = CostEstimate()
+    private var lightCost = CostEstimate()
     /// The rate the thread last fell behind at during a flood: the rise after the cut goes straight
     /// back to just under it and then creeps, instead of running into it again every second window.
     public private(set) var ceiling: Double?
@@ -97,12 +97,36 @@ public struct LoadMonitor: Sendable {
         var sampled = 0.0
     }
     private var tally = Tally()
-    /// The last few windows' serving CPU (seconds) and admissions, for the cost per admission: a REGISTER's
-    /// follow-up (the authenticated REGISTER, its commit) is served after it rejoins the socket queue, so
-    /// one window's CPU pays partly for the window before; summed over a second the two agree.
-    private var costWindows: [(cpu: Double, admitted: Int)] = []
-    private var busyCostWindows: [(cpu: Double, admitted: Int)] = []
-    private static let costSpan = 4
+    /// One estimate of the cost per admission and the windows it is learned from.
+    private struct CostEstimate {
+        private(set) var value: Double?
+        /// The last few windows' serving CPU (seconds) and admissions: a REGISTER's follow-up (the
+        /// authenticated REGISTER, its commit) is served after it rejoins the socket queue, so one
+        /// window's CPU pays partly for the window before; summed over a second the two agree.
+        private var windows: [(cpu: Double, admitted: Int)] = []
+        private static let span = 4
+
+        /// One more window: the CPU over the admissions of the last few windows, moved halfway. Behind
+        /// with nothing refused yet is a stall at a load the thread sustains (a checkpoint, a page-fault
+        /// storm), not a flood: the windows catching up on its backlog look dear, and taken as the new
+        /// cost they cut the bench's 8,000/s step below its offered load (503s); the estimate stays.
+        /// Behind in a flood it may only rise.
+        mutating func learn(cpu: Double, admitted: Int, behind: Bool, flood: Bool) {
+            windows.append((cpu, admitted))
+            if windows.count > Self.span { windows.removeFirst() }
+            let cost = windows.reduce(0) { $0 + $1.cpu } / Double(windows.reduce(0) { $0 + $1.admitted })
+            guard let held = value else {
+                value = cost
+                return
+            }
+            let moved = held + 0.5 * (cost - held)
+            if !behind {
+                value = moved
+            } else if flood {
+                value = max(moved, held)
+            }
+        }
+    }
     /// Fewer admissions in a window than this say nothing of what one costs.
     private static let minAdmissionsToJudge = 20
     private var lastUtilisationAt: Double?
@@ -214,22 +238,6 @@ public struct LoadMonitor: Sendable {
         lastRefill = max(lastRefill ?? now, now)
     }
 
-    /// The cost estimate after one more window: the CPU over the admissions of the last few windows,
-    /// moved halfway. Behind with nothing refused yet is a stall at a load the thread sustains (a
-    /// checkpoint, a page-fault storm), not a flood: the windows catching up on its backlog look dear,
-    /// and taken as the new cost they cut the bench's 8,000/s step below its offered load (503s); the
-    /// estimate stays. Behind in a flood it may only rise.
-    private static func learn(_ current: Double?, from windows: inout [(cpu: Double, admitted: Int)],
-                              _ sample: (cpu: Double, admitted: Int), behind: Bool, flood: Bool) -> Double? {
-        windows.append(sample)
-        if windows.count > costSpan { windows.removeFirst() }
-        let cost = windows.reduce(0) { $0 + $1.cpu } / Double(windows.reduce(0) { $0 + $1.admitted })
-        guard let held = current else { return cost }
-        let moved = held + 0.5 * (cost - held)
-        guard behind else { return moved }
-        return flood ? max(moved, held) : held
-    }
-
     private mutating func adjustIfDue(now: Double) {
         let last = lastAdjust ?? now
         if lastAdjust == nil { lastAdjust = now }
@@ -258,11 +266,10 @@ public struct LoadMonitor: Sendable {
         // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
         // in a flood the cost looks too low, and must not drift down while the thread is behind.
         if hasCPU, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
-            let sample = (cpu: serving * elapsed, admitted: tally.admitted)
             if busy >= settings.targetUtilisation * 0.8 {
-                busyCost = Self.learn(busyCost, from: &busyCostWindows, sample, behind: behind, flood: tally.rejected > 0)
+                busyCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0)
             } else {
-                lightCost = Self.learn(lightCost, from: &costWindows, sample, behind: behind, flood: tally.rejected > 0)
+                lightCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0)
             }
         }
         // CPU the admitted traffic may use: the target, or when behind no more than the thread actually
