@@ -106,14 +106,21 @@ public enum DigestQop: String, Sendable, Hashable, CaseIterable {
 enum Hex {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func encode<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
+    /// A digest's bytes, written as text in place: no intermediate array.
+    static func encode<D: Digest>(_ digest: D) -> String {
+        digest.withUnsafeBytes { encode(bytes: $0) }
+    }
+
+    static func encode(bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for b in bytes {
+                out[i] = digits[Int(b >> 4)]
+                out[i + 1] = digits[Int(b & 0x0F)]
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Whether every character is a hex digit (either case) and there is at least one.

@@ -9,13 +9,17 @@ public struct SIPHeader: Hashable, Sendable {
     }
     /// Lower-cased long form of the name (compact forms expanded, RFC 3261 §7.3.3). Cached: lookups are hot.
     public private(set) var canonicalName: String
-    /// The value as name-addrs, when the parser's validation parsed it (From, To, Contact): the elements
-    /// that read these fields again (P-, I-, S-CSCF, the response builder) take them from here instead
-    /// of parsing the text up to eight times per REGISTER. Dropped when the value changes.
-    var parsed: ParsedNameAddrs?
+    /// The value as name-addrs or via-parms, when the parser's validation parsed it (From, To, Contact,
+    /// Via): the elements that read these fields again (P-, I-, S-CSCF, the response builder, response
+    /// routing, transaction matching) take them from here instead of parsing the text again, up to eight
+    /// times per REGISTER. Dropped when the value changes.
+    var parsed: ParsedValues?
 
     /// The value as one name-addr (nil when malformed): the validation's parse when kept, else parsed now.
-    var nameAddr: NameAddr? { parsed.map { $0.values.first } ?? (try? NameAddr(parsing: value)) }
+    var nameAddr: NameAddr? {
+        if let parsed, !parsed.nameAddrs.isEmpty { return parsed.nameAddrs[0] }
+        return try? NameAddr(parsing: value)
+    }
 
     // Equality and hashing are over the text; the cache is derived from it.
     public static func == (a: SIPHeader, b: SIPHeader) -> Bool { a.name == b.name && a.value == b.value }
@@ -25,10 +29,12 @@ public struct SIPHeader: Hashable, Sendable {
     }
 }
 
-/// Name-addrs parsed from one header field (shared by copies of the message, never mutated).
-final class ParsedNameAddrs: Sendable {
-    let values: [NameAddr]
-    init(_ values: [NameAddr]) { self.values = values }
+/// Name-addrs or via-parms parsed from one header field (shared by copies of the message, never mutated).
+final class ParsedValues: Sendable {
+    let nameAddrs: [NameAddr]
+    let vias: [Via]
+    init(nameAddrs: [NameAddr]) { self.nameAddrs = nameAddrs; self.vias = [] }
+    init(vias: [Via]) { self.nameAddrs = []; self.vias = vias }
 }
 
 public enum HeaderName {
@@ -139,14 +145,38 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
         let key = HeaderName.canonical(name)
         var out: [NameAddr] = []
         for field in fields where HeaderName.same(field.canonicalName, key) {
-            guard let parsed = field.parsed else { return nil }
-            out += parsed.values
+            guard let parsed = field.parsed, !parsed.nameAddrs.isEmpty else { return nil }
+            out += parsed.nameAddrs
         }
         return out.isEmpty ? nil : out
     }
 
+    /// The first via-parm (`firstValue("Via")` parsed): the validation's parse when kept, else parsed now;
+    /// nil when absent or malformed.
+    public var topVia: Via? {
+        for field in fields where HeaderName.same(field.canonicalName, "via") {
+            if let parsed = field.parsed, let first = parsed.vias.first { return first }
+            guard let text = HeaderValueSplitter.first(field.value) else { continue }
+            return try? Via(parsing: text)
+        }
+        return nil
+    }
+
+    /// Puts `via` in place of the top via-parm (a received/rport stamp, RFC 3261 §18.2.1, RFC 3581 §4),
+    /// keeping it parsed for the readers after.
+    public mutating func replaceTopVia(with via: Via) {
+        removeFirstValue("Via")
+        prepend("Via", via.description)
+        if let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, "via") }) {
+            fields[i].parsed = ParsedValues(vias: [via])
+        }
+    }
+
     mutating func keepParsed(_ values: [NameAddr], at index: Int) {
-        fields[index].parsed = ParsedNameAddrs(values)
+        fields[index].parsed = ParsedValues(nameAddrs: values)
+    }
+    mutating func keepParsed(vias: [Via], at index: Int) {
+        fields[index].parsed = ParsedValues(vias: vias)
     }
 
     public mutating func add(_ name: String, _ value: String) { fields.append(SIPHeader(name: name, value: value)) }

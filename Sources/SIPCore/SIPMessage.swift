@@ -32,10 +32,27 @@ public struct SIPRequest: Sendable, Hashable {
     /// added when `toTag` is given, the To has none and the response is not 100; Timestamp copied into 100
     /// (§8.2.6.1); `Content-Length: 0`, no body.
     public func makeResponse(statusCode: Int, reasonPhrase: String? = nil, toTag: String? = nil) -> SIPResponse {
-        var h = SIPHeaders()
-        for field in headers where field.canonicalName == "via" { h.add("Via", field.value) }
-        if let from = headers.first("From") { h.add("From", from) }
-        if let toField = headers.fields.first(where: { $0.canonicalName == "to" }) {
+        // One pass over the request's fields picks up what §8.2.6.2 copies; the response is built in
+        // the order Via..., From, To, Call-ID, CSeq (Timestamp on a 100, §8.2.6.1).
+        var fields: [SIPHeader] = []
+        fields.reserveCapacity(8)
+        var from: String?, toField: SIPHeader?, callID: String?, cseq: String?, timestamp: String?
+        for field in headers.fields {
+            switch field.canonicalName {
+            case "via":
+                var via = SIPHeader(name: "Via", value: field.value)
+                via.parsed = field.parsed  // the same text: its parse serves response routing too
+                fields.append(via)
+            case "from": if from == nil { from = field.value }
+            case "to": if toField == nil { toField = field }
+            case "call-id": if callID == nil { callID = field.value }
+            case "cseq": if cseq == nil { cseq = field.value }
+            case "timestamp": if timestamp == nil { timestamp = field.value }
+            default: break
+            }
+        }
+        if let from { fields.append(SIPHeader(name: "From", value: from)) }
+        if let toField {
             var to = toField.value
             if let toTag, statusCode != 100, var parsed = toField.nameAddr, parsed.tag == nil {
                 if parsed.parameters["tag"] == nil {
@@ -46,13 +63,13 @@ public struct SIPRequest: Sendable, Hashable {
                     to = parsed.description
                 }
             }
-            h.add("To", to)
+            fields.append(SIPHeader(name: "To", value: to))
         }
-        if let callID = headers.first("Call-ID") { h.add("Call-ID", callID) }
-        if let cseq = headers.first("CSeq") { h.add("CSeq", cseq) }
-        if statusCode == 100, let ts = headers.first("Timestamp") { h.add("Timestamp", ts) }
-        h.add("Content-Length", "0")
-        return SIPResponse(statusCode: statusCode, reasonPhrase: reasonPhrase, headers: h)
+        if let callID { fields.append(SIPHeader(name: "Call-ID", value: callID)) }
+        if let cseq { fields.append(SIPHeader(name: "CSeq", value: cseq)) }
+        if statusCode == 100, let timestamp { fields.append(SIPHeader(name: "Timestamp", value: timestamp)) }
+        fields.append(SIPHeader(name: "Content-Length", value: "0"))
+        return SIPResponse(statusCode: statusCode, reasonPhrase: reasonPhrase, headers: SIPHeaders(fields))
     }
 }
 

@@ -96,6 +96,7 @@ struct SplitHead {
     /// lines (RFC 3261 §7.3.1: LWS = [*WSP CRLF] 1*WSP, replaced by a single SP) and trims the values.
     static func split(_ bytes: [UInt8], from start: Int) -> SplitHead {
         var head = SplitHead(startLine: start..<start, bodyStart: bytes.count)
+        head.fields.reserveCapacity(24)  // a REGISTER or INVITE has 10-20 fields: one allocation, no regrowth
         var pos = start
         var first = true
         var name: String? = nil
@@ -219,38 +220,37 @@ struct MessageParser {
     func parseRequest(_ head: SplitHead, _ line: ArraySlice<UInt8>) throws(SIPParseError) -> SIPRequest {
         let headers = SIPHeaders(head.fields)
 
-        // Best-effort split for the error path: whitespace-separated words, method first, version last.
-        let words = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
-        guard words.count >= 2, SIPGrammar.isToken(words[0]) else {
-            throw .malformed("Request-Line")
-        }
-        let method = SIPGrammar.string(words[0])
-        var bestURI: String, bestVersion: String
-        if words.count >= 3 {
-            bestURI = SIPGrammar.string(Array(words[1..<(words.count - 1)].joined()))
-            bestVersion = SIPGrammar.string(words[words.count - 1])
+        // Request-Line = Method SP Request-URI SP SIP-Version CRLF (RFC 3261 §7.1, §25.1): exactly one SP
+        // between the elements and none at the end (RFC 4475 §3.1.2.8-10).
+        var lineOK = false
+        var method: String, bestURI: String, bestVersion: String
+        if let sp1 = line.firstIndex(of: 0x20), let sp2 = line.lastIndex(of: 0x20), sp2 > sp1 + 1,
+           SIPGrammar.isToken(line[..<sp1]), line[(sp1 + 1)..<sp2].allSatisfy({ $0 > 0x20 && $0 != 0x7F }),
+           SIPParser.isVersionSyntax(line[(sp2 + 1)...]) {
+            lineOK = true
+            method = SIPGrammar.string(line[..<sp1])
+            bestURI = SIPGrammar.string(line[(sp1 + 1)..<sp2])
+            bestVersion = SIPGrammar.string(line[(sp2 + 1)...])
         } else {
-            bestURI = SIPGrammar.string(words[1])
-            bestVersion = "SIP/2.0"
+            // Best-effort split for the error answer: whitespace-separated words, method first, version last.
+            let words = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 })
+            guard words.count >= 2, SIPGrammar.isToken(words[0]) else {
+                throw .malformed("Request-Line")
+            }
+            method = SIPGrammar.string(words[0])
+            if words.count >= 3 {
+                bestURI = SIPGrammar.string(Array(words[1..<(words.count - 1)].joined()))
+                bestVersion = SIPGrammar.string(words[words.count - 1])
+            } else {
+                bestURI = SIPGrammar.string(words[1])
+                bestVersion = "SIP/2.0"
+            }
         }
         let bodyResult = datagramBody(headers, head.bodyStart)
         let bestBody: [UInt8]
         switch bodyResult {
         case .success(let b): bestBody = b
         case .failure: bestBody = head.bodyStart < bytes.count ? Array(bytes[head.bodyStart...]) : []
-        }
-
-        // Request-Line = Method SP Request-URI SP SIP-Version CRLF (RFC 3261 §7.1, §25.1): exactly one SP
-        // between the elements and none at the end (RFC 4475 §3.1.2.8-10).
-        var lineOK = false
-        if let sp1 = line.firstIndex(of: 0x20), let sp2 = line.lastIndex(of: 0x20), sp2 > sp1 + 1 {
-            let uri = line[(sp1 + 1)..<sp2], version = line[(sp2 + 1)...]
-            if SIPGrammar.isToken(line[..<sp1]), uri.allSatisfy({ $0 > 0x20 && $0 != 0x7F }),
-               SIPParser.isVersionSyntax(version) {
-                lineOK = true
-                bestURI = SIPGrammar.string(uri)
-                bestVersion = SIPGrammar.string(version)
-            }
         }
         var request = SIPRequest(method: SIPMethod(method), requestURI: bestURI, version: bestVersion,
                                  headers: headers, body: bestBody)
@@ -280,10 +280,10 @@ struct MessageParser {
         }
         if let e = head.lineError { throw fail(e) }
         do throws(SIPParseError) {
-            try validateCommon(&request.headers, isRequest: true)
+            let cseq = try validateCommon(&request.headers, isRequest: true)
             // RFC 3261 §8.2.2 / RFC 4475 §3.1.2.17-18: the CSeq method must match the request method. For a
             // method we do not implement, 501 is the better answer.
-            if let cseq = headers.first("CSeq").flatMap({ try? CSeq(parsing: $0) }), cseq.method.rawValue != method {
+            if let cseq, cseq.method.rawValue != method {
                 let code = SIPParser.knownMethods.contains(method) ? 400 : 501
                 throw SIPParseError(statusCode: code, reason: "CSeq Method Mismatch", headerName: "CSeq")
             }
@@ -308,8 +308,11 @@ struct MessageParser {
 
     /// The fields every element needs to answer or match a message (RFC 3261 §8.1.1, §8.2.6.2, §17.2.3).
     /// The name-addrs it parses (From, To, Contact) stay with their fields for later readers.
-    func validateCommon(_ headers: inout SIPHeaders, isRequest: Bool) throws(SIPParseError) {
+    /// Returns the CSeq it parsed, for the request's method check.
+    @discardableResult
+    func validateCommon(_ headers: inout SIPHeaders, isRequest: Bool) throws(SIPParseError) -> CSeq? {
         var via = 0, from = 0, to = 0, callID = 0, cseq = 0, maxForwards = 0
+        var parsedCSeq: CSeq?
         for index in headers.fields.indices {
             let field = headers.fields[index]
             let v = field.value
@@ -318,7 +321,10 @@ struct MessageParser {
                 via += 1
                 let parts = HeaderValueSplitter.split(v)
                 guard !parts.isEmpty else { throw .badHeader("Via") }
-                for part in parts { _ = try Via(parsing: part) }
+                var vias: [Via] = []
+                vias.reserveCapacity(parts.count)
+                for part in parts { vias.append(try Via(parsing: part)) }
+                headers.keepParsed(vias: vias, at: index)
             case "from":
                 from += 1
                 guard from == 1 else { throw .duplicateHeader("From") }
@@ -339,6 +345,7 @@ struct MessageParser {
                 guard cseq == 1 else { throw .duplicateHeader("CSeq") }
                 // §8.1.1.5: expressible in 32 bits and less than 2^31 (RFC 4475 §3.1.2.4-5).
                 guard let c = try? CSeq(parsing: v), c.sequence < 0x8000_0000 else { throw .badHeader("CSeq") }
+                parsedCSeq = c
             case "max-forwards" where isRequest:
                 maxForwards += 1
                 guard maxForwards == 1 else { throw .duplicateHeader("Max-Forwards") }
@@ -365,6 +372,7 @@ struct MessageParser {
         if to == 0 { throw .missingHeader("To") }
         if callID == 0 { throw .missingHeader("Call-ID") }
         if cseq == 0 { throw .missingHeader("CSeq") }
+        return parsedCSeq
     }
 
     /// RFC 3261 §18.3 datagram framing with §20.14 Content-Length.

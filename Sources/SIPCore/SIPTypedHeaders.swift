@@ -17,10 +17,7 @@ extension SIPTypedHeaders {
         }
         return out
     }
-    public var topVia: Via? {
-        guard let first = headers.firstValue("Via") else { return nil }
-        return try? Via(parsing: first)
-    }
+    public var topVia: Via? { headers.topVia }
     public var callID: String? { headers.first("Call-ID").map(SIPGrammar.trimWSP) }
     public var cseq: CSeq? { headers.first("CSeq").flatMap { try? CSeq(parsing: $0) } }
     public var from: NameAddr? { headers.nameAddr("From") }

@@ -17,8 +17,7 @@ public enum ResponseRouting {
             changed = true
         }
         guard changed else { return }
-        request.headers.removeFirstValue("Via")
-        request.headers.prepend("Via", via.description)
+        request.headers.replaceTopVia(with: via)
     }
 
     /// The destination of a response per RFC 3261 §18.2.2 and RFC 3581 §4.

@@ -89,7 +89,7 @@ struct HotPathTests {
             + "Contact: <sip:alice@10.0.0.1:5060>;expires=60, \"B, b\" <sip:alice@10.0.0.2>\r\n"
             + "m: <sip:alice@10.0.0.3;transport=tcp>;q=0.5\r\nContent-Length: 0\r\n\r\n"
         guard case .request(var request) = try SIPParser.parse(Array(text.utf8)) else { Issue.record("not a request"); return }
-        #expect(request.headers.fields.filter { $0.parsed != nil }.count == 4)
+        #expect(request.headers.fields.filter { $0.parsed != nil }.count == 5)  // Via, From, To, Contact, m
         #expect(request.to == (try NameAddr(parsing: "<sip:alice@example.com>")))
         #expect(request.from?.tag == "f1")
         #expect(request.contacts == SIPRequest.nameAddrs(request.headers.values("Contact")))
@@ -108,6 +108,41 @@ struct HotPathTests {
         var plain = SIPHeaders()
         for field in request.headers { plain.add(field.name, field.value) }
         #expect(plain == request.headers)
+    }
+
+    /// The top Via parsed by the validation serves response routing and transaction matching; a stamp
+    /// keeps its own parse; a changed value is parsed afresh.
+    @Test func validatedViaIsKeptThroughStampAndResponse() throws {
+        let text = "REGISTER sip:example.com SIP/2.0\r\n"
+            + "Via: SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKabc, SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKdef\r\n"
+            + "v: SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKghi\r\n"
+            + "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:alice@example.com>\r\n"
+            + "Call-ID: c1@10.0.0.1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        guard case .request(var request) = try SIPParser.parse(Array(text.utf8)) else { Issue.record("not a request"); return }
+        let viaFields = request.headers.fields.filter { $0.canonicalName == "via" }
+        #expect(viaFields.map { $0.parsed?.vias.count } == [2, 1])
+        #expect(request.topVia == (try Via(parsing: "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKabc")))
+
+        var stamped = try #require(request.topVia)
+        stamped.rport = 40000
+        stamped.received = "192.0.2.7"
+        request.headers.replaceTopVia(with: stamped)
+        #expect(request.topVia == stamped)
+        #expect(request.headers.values("Via") == [stamped.description, "SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKdef",
+                                                   "SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKghi"])
+        // What the cache says is what the text says.
+        #expect(request.topVia == (try Via(parsing: request.headers.firstValue("Via")!)))
+
+        let response = request.makeResponse(statusCode: 200, toTag: "t1")
+        #expect(response.topVia == stamped)
+        #expect(response.headers.values("Via") == request.headers.values("Via"))
+
+        request.headers.set("Via", "SIP/2.0/TCP other.example.com;branch=z9hG4bKnew")
+        #expect(request.topVia?.host == "other.example.com")
+        var empty = SIPHeaders()
+        #expect(empty.topVia == nil)
+        empty.add("Via", "not a via")
+        #expect(empty.topVia == nil)
     }
 
     @Test func firstValueIsTheFirstOfAllValues() {
