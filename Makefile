@@ -83,7 +83,7 @@ fuzz:
 	$(call fuzz_run,CSVFuzz,csv,8192)
 	$(call fuzz_run,ProxyFuzz,proxy,8192)
 
-# cw-aio vs the Kamailio reference (../shared/peers/kamailio) under the same sipp load, ~6 min.
+# cw-aio vs the Kamailio reference (../shared/peers/kamailio) under the same sipp load, ~11 min on 2 cores.
 # Knobs: REG_RATES, CALL_RATES, REG_SECS, CALL_SECS, ... (see Tests/Bench/bench.sh), e.g.
 #   make bench REG_RATES="1000 2000 4000" CALL_RATES="100 200 400"
 BENCH_DEPS := kamailio kamailio-sqlite-modules sip-tester sqlite3 time iproute2
