@@ -65,7 +65,10 @@ comma      := ,
 FUZZ_RUNS  ?= -1
 FUZZ_ASAN  ?=
 FUZZ_DIR   := .build-fuzz
-FUZZ_FLAGS := -c release --scratch-path $(FUZZ_DIR) --sanitize=fuzzer -Xswiftc -sanitize=fuzzer$(if $(FUZZ_ASAN),$(comma)address)
+# The fuzz builds keep the run-time exclusivity checks that release builds drop (Package.swift): an
+# overlapping access an input can reach is a finding.
+FUZZ_FLAGS := -c release --scratch-path $(FUZZ_DIR) --sanitize=fuzzer -Xswiftc -sanitize=fuzzer$(if $(FUZZ_ASAN),$(comma)address) \
+              -Xswiftc -enforce-exclusivity=checked
 # $(1) product, $(2) corpus name, $(3) -max_len
 define fuzz_run
 	mkdir -p $(FUZZ_DIR)/corpus-$(2) $(FUZZ_DIR)/findings && cp -n Tests/FuzzCorpus/$(2)/* $(FUZZ_DIR)/corpus-$(2)/ 2>/dev/null || true

@@ -81,6 +81,11 @@ log() { echo "[$(date +%T)] $*" | tee -a "$OUT/bench.log" >&2; }
 
 # ---------- preflight ----------
 [ -x "$CW_AIO" ] || die "no cw-aio binary at $CW_AIO (run: make release)"
+# The binary's file pages in a known state: RssFile depends on how they came into the page cache. As
+# the linker wrote them (small pages) an idle cw-aio maps ~8 MB of them; read from disk (readahead's
+# large folios, as after a boot or a copy) ~15 MB. Dropped and read back, every run measures the latter.
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$CW_AIO"
+cat "$CW_AIO" > /dev/null
 for b in sipp python3 ss; do command -v $b >/dev/null || die "missing $b (make bench installs sip-tester iproute2)"; done
 [ -x /usr/bin/time ] || die "missing /usr/bin/time (apt-get install time)"
 if [ "$KAMAILIO" = 1 ]; then
