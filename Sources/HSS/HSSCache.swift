@@ -15,19 +15,13 @@ public final class HSSCache: SubscriberDirectory {
 
     // MARK: SubscriberDirectory
 
-    // The lookups hand the tables over inout: a plain read of the stored struct copies it, retaining
-    // and releasing each of its dozen arrays (~1 k instructions, three lookups per REGISTER pair).
-    public func authInfo(impi: String) -> AuthInfo? { Self.authInfo(in: &tables, impi: impi) }
+    public func authInfo(impi: String) -> AuthInfo? { inPlace { $0.authInfo(impi: impi) } }
 
-    public func registrationSet(impu: String) -> RegistrationSet? { Self.registrationSet(in: &tables, impu: impu) }
+    public func registrationSet(impu: String) -> RegistrationSet? { inPlace { $0.registrationSet(impu: impu) } }
 
-    private static func authInfo(in tables: inout SubscriberTables, impi: String) -> AuthInfo? {
-        tables.authInfo(impi: impi)
-    }
-
-    private static func registrationSet(in tables: inout SubscriberTables, impu: String) -> RegistrationSet? {
-        tables.registrationSet(impu: impu)
-    }
+    /// A lookup on the tables handed over inout: a plain read of the stored struct copies it, retaining
+    /// and releasing each of its dozen arrays (~1 k instructions, three lookups per REGISTER pair).
+    private func inPlace<T>(_ lookup: (inout SubscriberTables) -> T) -> T { lookup(&tables) }
 
     // MARK: loading
 

@@ -166,10 +166,9 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     /// keeping it parsed for the readers after.
     public mutating func replaceTopVia(with via: Via) {
         removeFirstValue("Via")
-        prepend("Via", via.description)
-        if let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, "via") }) {
-            fields[i].parsed = ParsedValues(vias: [via])
-        }
+        var field = SIPHeader(name: "Via", value: via.description)
+        field.parsed = ParsedValues(vias: [via])
+        prepend(field)
     }
 
     mutating func keepParsed(_ values: [NameAddr], at index: Int) {
@@ -182,11 +181,14 @@ public struct SIPHeaders: Sendable, Hashable, Sequence {
     public mutating func add(_ name: String, _ value: String) { fields.append(SIPHeader(name: name, value: value)) }
     /// Inserts before the first field of the same name (or at the end when there is none): Via, Route, Record-Route.
     public mutating func prepend(_ name: String, _ value: String) {
-        let key = HeaderName.canonical(name)
-        if let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, key) }) {
-            fields.insert(SIPHeader(name: name, value: value), at: i)
+        prepend(SIPHeader(name: name, value: value))
+    }
+    /// `field` before the first field of its name (at the end when there is none).
+    mutating func prepend(_ field: SIPHeader) {
+        if let i = fields.firstIndex(where: { HeaderName.same($0.canonicalName, field.canonicalName) }) {
+            fields.insert(field, at: i)
         } else {
-            fields.append(SIPHeader(name: name, value: value))
+            fields.append(field)
         }
     }
     /// Replaces every field of this name by one field (added at the position of the first, or at the end).

@@ -80,6 +80,14 @@ struct HotPathTests {
         }
     }
 
+    private func parsedRequest(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> SIPRequest {
+        guard case .request(let request) = try SIPParser.parse(Array(text.utf8)) else {
+            Issue.record("not a request", sourceLocation: sourceLocation)
+            throw SIPParseError.malformed("Request-Line")
+        }
+        return request
+    }
+
     /// From, To and Contact parsed by the parser's validation are what later readers get, and a
     /// changed value is parsed afresh.
     @Test func validatedNameAddrsAreKeptAndDroppedOnChange() throws {
@@ -88,7 +96,7 @@ struct HotPathTests {
             + "Call-ID: c1@10.0.0.1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\n"
             + "Contact: <sip:alice@10.0.0.1:5060>;expires=60, \"B, b\" <sip:alice@10.0.0.2>\r\n"
             + "m: <sip:alice@10.0.0.3;transport=tcp>;q=0.5\r\nContent-Length: 0\r\n\r\n"
-        guard case .request(var request) = try SIPParser.parse(Array(text.utf8)) else { Issue.record("not a request"); return }
+        var request = try parsedRequest(text)
         #expect(request.headers.fields.filter { $0.parsed != nil }.count == 5)  // Via, From, To, Contact, m
         #expect(request.to == (try NameAddr(parsing: "<sip:alice@example.com>")))
         #expect(request.from?.tag == "f1")
@@ -118,7 +126,7 @@ struct HotPathTests {
             + "v: SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKghi\r\n"
             + "From: <sip:alice@example.com>;tag=f1\r\nTo: <sip:alice@example.com>\r\n"
             + "Call-ID: c1@10.0.0.1\r\nCSeq: 1 REGISTER\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        guard case .request(var request) = try SIPParser.parse(Array(text.utf8)) else { Issue.record("not a request"); return }
+        var request = try parsedRequest(text)
         let viaFields = request.headers.fields.filter { $0.canonicalName == "via" }
         #expect(viaFields.map { $0.parsed?.vias.count } == [2, 1])
         #expect(request.topVia == (try Via(parsing: "SIP/2.0/UDP 10.0.0.1:5060;rport;branch=z9hG4bKabc")))
