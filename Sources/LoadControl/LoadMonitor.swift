@@ -152,6 +152,8 @@ public struct LoadMonitor: Sendable {
     private var lastOffered = 0.0
     /// The longest socket queue delay of the last window (seconds).
     private var lastQueueDelay = 0.0
+    /// Initial requests admitted per second in the last window.
+    private var lastAdmittedRate = 0.0
 
     public init(settings: Settings = Settings()) {
         self.settings = settings
@@ -267,10 +269,19 @@ public struct LoadMonitor: Sendable {
         // CPU over the admissions of the last few such windows, and moves halfway each time. A window
         // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
         // in a flood the cost looks too low, and must not drift down while the thread is behind.
-        if hasCPU, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
+        // And only windows admitting about what the one before did: where the admitted rate jumps, the
+        // CPU is paying for another rate's follow-ups. A flood's first window (the thread idle until its
+        // last milliseconds) read a couple of hundred initial REGISTERs and nothing else, and its 21 us
+        // an admission, a fifth of the cost, held the rate at twice what the thread served for the whole
+        // bench step (the socket full, 42,000 kernel drops).
+        let steady = admittedRate >= 0.7 * lastAdmittedRate && admittedRate <= 1.4 * lastAdmittedRate
+        if hasCPU, steady, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
             if busy >= settings.targetUtilisation * 0.8 {
                 busyCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0)
-            } else {
+            } else if !behind {
+                // Light and behind is a flood's first window (a thread that was idle, then a queue): what
+                // it read were initial requests alone, their follow-ups still to come, and the lower of
+                // the two estimates, that figure (a third of the cost) once held the rate above capacity.
                 lightCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0)
             }
         }
@@ -295,6 +306,17 @@ public struct LoadMonitor: Sendable {
                 usable = max(usable - min(backlog, 0.5), usable * 0.5)
             }
         }
+        // Behind a second window running, busy, the queue still growing (or overflowing) and the bucket
+        // refused nothing: the rate is above what the thread reads at all, so no cost figure can bring it
+        // down (the rate it pays for is above what arrives). Typical of a flood on an element just
+        // started: at onset the thread reads only initial requests, their follow-ups still on the way,
+        // so an admission looks cheap (a quarter of its cost in the bench), and the windows behind refuse
+        // nothing. Taken for a stall, that once kept the rate over the flood for good: the socket
+        // overflowed (a million kernel drops in 10 s) and retransmissions kept it full. A stall's
+        // backlog shrinks from its second window on, and it overflows the socket only when it is long.
+        let unbound = behind && (behindWindows >= 1 || tally.drops > 0) && tally.rejected == 0
+            && queueDelay > 2 * settings.targetQueueDelay && (queueDelay > lastQueueDelay || tally.drops > 0)
+            && busy >= settings.targetUtilisation * 0.9
         // The rate that ran into it: the first window of an episode (those after it are the cuts).
         if behind, behindWindows == 0, tally.rejected > 0 {
             ceiling = min(rate, max(admittedRate, settings.minRate))
@@ -319,6 +341,8 @@ public struct LoadMonitor: Sendable {
                 // cut 20,000/s to 64/s).
                 next = admittedRate * budget / serving
             }
+            // Unbound: at most half what was read, the follow-ups of what it admits are still to come.
+            if unbound { next = min(next, admittedRate * 0.5) }
             let floor = min(rate, max(admittedRate, settings.minRate)) * 0.5
             rate = max(settings.minRate, floor, min(next, rate))
         } else {
@@ -339,7 +363,10 @@ public struct LoadMonitor: Sendable {
                     step = 0.01
                 }
                 rate = min(settings.maxRate, max(rate + max(10, rate * step), next))
-            } else {
+            } else if costPerAdmission != nil {
+                // Without a cost learned yet and no demand refused nothing says what fits, and the rate
+                // stays (it once opened to the 100,000/s maximum on an idle element: a flood right after
+                // start-up found no limit).
                 rate = min(settings.maxRate, max(rate, min(rate * 1.5, fits)))
             }
         }
@@ -349,6 +376,7 @@ public struct LoadMonitor: Sendable {
                             cost: costPerAdmission, behind: behind)
         tokens = min(tokens, rate * settings.burstSeconds + 1)
         lastQueueDelay = queueDelay
+        lastAdmittedRate = admittedRate
         tally = Tally()
         lastAdjust = now
     }

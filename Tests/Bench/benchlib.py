@@ -198,13 +198,27 @@ def table(specs):
 
 
 def counts(path):
-    """sipp -trace_counts file of reg_overload.xml -> 'first_sent refused_503 ok_200 elapsed_s'."""
+    """sipp -trace_counts file of reg_overload.xml (a row a second, cumulative) -> 'first_sent
+    refused_503 ok_200 offering_s ok_200_total first_retrans': the counts up to the last row in which
+    new REGISTERs were still being sent, and its elapsed time. Goodput is what the server completed
+    while the flood lasted; the seconds after it, when the last calls finish or wait out their
+    retransmissions, are neither offered load nor overload. ok_200_total: the 200s of the whole run."""
     rows = list(csv.reader(open(path), delimiter=';'))
-    h, last = rows[0], rows[-1]
-    col = lambda suffix: next((int(last[i] or 0) for i, n in enumerate(h) if n.endswith(suffix)), 0)
-    t = last[h.index('ElapsedTime')].split(':')
-    el = int(t[0]) * 3600 + int(t[1]) * 60 + int(t[2]) + int(t[3]) / 1e6
-    print(col('_REGISTER_Sent'), col('_503_Recv'), col('_200_Recv'), f"{el:.3f}")
+    h = rows[0]
+    def col(row, suffix):
+        return next((int(row[i] or 0) for i, n in enumerate(h) if n.endswith(suffix)), 0)
+    def elapsed(row):
+        t = row[h.index('ElapsedTime')].split(':')
+        return int(t[0]) * 3600 + int(t[1]) * 60 + int(t[2]) + int(t[3]) / 1e6
+    data = rows[1:]
+    total = data[-1]
+    # the last row whose first REGISTER count still grew (sending stopped within the second after it)
+    end = total
+    for prev, row in zip(data, data[1:]):
+        if col(row, '0_REGISTER_Sent') > col(prev, '0_REGISTER_Sent'):
+            end = row
+    print(col(end, '0_REGISTER_Sent'), col(end, '_503_Recv'), col(end, '_200_Recv'), f"{elapsed(end):.3f}",
+          col(total, '_200_Recv'), col(end, '0_REGISTER_Retrans'))
 
 
 def main():

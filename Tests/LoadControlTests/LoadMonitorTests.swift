@@ -157,7 +157,9 @@ import Testing
     /// follow-ups of the windows before.
     struct ChallengeModel {
         var monitor: LoadMonitor
-        let capacity = 1000.0, rejectCost = 0.03, step = 0.001, queueLimit = 6000, challengeShare = 0.4
+        let capacity = 1000.0, rejectCost = 0.03, step = 0.001, challengeShare = 0.4
+        /// Datagrams the socket holds (here 3 s of reading at the flood's pace).
+        var queueLimit = 6000
         /// Milliseconds the thread is busy with something else (a checkpoint, a page-fault storm)
         /// before it reads the socket again.
         var stallSteps = 0
@@ -167,8 +169,11 @@ import Testing
         var t = 0.0, pending = 0.0, debt = 0.0
         var sampledDelay = 0.0
         var replies = 0
+        /// Datagrams the socket had no room for, and the longest it took to read it (seconds).
+        var dropped = 0
+        var maxDelay = 0.0
 
-        init() { monitor = LoadMonitor(settings: .init(targetUtilisation: 0.95)) }
+        init(_ settings: LoadMonitor.Settings = .init(targetUtilisation: 0.95)) { monitor = LoadMonitor(settings: settings) }
 
         var depth: Int { queue.count - head }
 
@@ -220,6 +225,8 @@ import Testing
                 monitor.record(utilisation: used / tick, refusing: refusing / tick, now: t)
                 // The socket sampled at the end of the tick: its queue at the pace of pairs half served.
                 sampledDelay = Double(depth) / (capacity * 2)
+                dropped += drops
+                maxDelay = max(maxDelay, sampledDelay)
                 monitor.record(queueDelay: sampledDelay, drops: drops, now: t)
                 monitor.record(latency: 0.001, now: t)
             }
@@ -267,6 +274,40 @@ import Testing
         let completed = model.run(ticks: 250, offered: 800)
         #expect(model.monitor.rejected == 0, "refused \(model.monitor.rejected) after the stall")
         #expect(completed >= 3900)
+    }
+
+    /// A registration avalanche on an element just started (every phone re-registering after a restart):
+    /// no cost learned yet and the rate at its initial value, far above what the thread serves. At onset
+    /// the thread reads only initial requests (their follow-ups are still on the way), so an admission
+    /// looks cheap and the windows behind refuse nothing. Once that read as a stall at a sustainable load,
+    /// so the rate never came under what arrived: in the bench nothing was refused, the socket overflowed
+    /// (a million kernel drops in 10 s) and the clients' retransmissions kept it full. The flood must be
+    /// refused within a second or so and goodput stay near capacity.
+    @Test(arguments: [2_000.0, 20_000.0])
+    func aFloodOnAnElementJustStartedIsRefusedNotQueued(initialRate: Double) {
+        var model = ChallengeModel(.init(targetUtilisation: 0.95, initialRate: initialRate))
+        // The element's socket (4 MB, ~6,500 REGISTERs) holds ~300 ms at the pace it is read in a flood:
+        // it overflows before anything has waited the half-second after which requests are shed as stale.
+        model.queueLimit = 600
+        _ = model.run(ticks: 100, offered: 2)                       // 2 s nearly idle
+        #expect(model.monitor.rate <= initialRate, "rate \(model.monitor.rate) while idle")
+        var total = 0
+        var halves: [Int] = []
+        var onset = 0
+        for half in 0..<20 {                                         // 10 s at 3x capacity, by half-seconds
+            let served = model.run(ticks: 25, offered: 3000)
+            total += served
+            halves.append(served * 2)
+            if half == 3 { (onset, model.maxDelay) = (model.dropped, 0) }
+        }
+        let best = model.best(offered: 3000)
+        #expect(model.monitor.rejected > 0)
+        #expect(Double(total) / 10 >= 0.9 * best, "goodput \(Double(total) / 10)/s, best \(best)/s, by half-seconds \(halves)")
+        #expect(halves.suffix(16).allSatisfy { Double($0) >= 0.8 * best }, "by half-seconds \(halves), best \(best)/s")
+        // Before the fix: 19,398 dropped, the queue at the socket's 300 ms throughout.
+        #expect(onset < 2000, "\(onset) dropped in the first 2 s")
+        #expect(model.dropped == onset, "\(model.dropped - onset) dropped after the first 2 s")
+        #expect(model.maxDelay < 0.1, "queue up to \(Int(model.maxDelay * 1000)) ms after the first 2 s")
     }
 
     @Test(arguments: [1.0, 0.6])
@@ -450,8 +491,9 @@ import Testing
             d.window(offered: 24_000, cost: cost, refusing: 0.05)
             rates.append(d.m.rate)
         }
-        // Back within two windows (to 97 % of it, or what the cost estimate says fits if that is less).
-        #expect(rates[1] >= 0.96 * ceiling, "rates \(rates.map(Int.init)) ceiling \(Int(ceiling))")
+        // Back within three windows (to 97 % of it, or what the cost estimate says fits if that is less):
+        // the cut's backlog costs a second window's cut, then it rises by a tenth a window.
+        #expect(rates[2] >= 0.96 * ceiling, "rates \(rates.map(Int.init)) ceiling \(Int(ceiling))")
         for (a, b) in zip(rates.dropFirst(), rates.dropFirst(2)) where a >= 0.96 * ceiling {
             #expect(b <= a * 1.0101 + 10, "rates \(rates.map(Int.init)) ceiling \(Int(ceiling))")
         }
