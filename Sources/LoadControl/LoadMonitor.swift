@@ -20,7 +20,10 @@ public struct LoadMonitor: Sendable {
         /// Fraction of one core the SIP thread may use (0...1) before the rate is cut.
         public var targetUtilisation: Double
         /// How long datagrams may wait in the socket before the element counts as behind, in seconds.
-        public var targetQueueDelay: Double = 0.05
+        /// Clearwater's latency target; a fifth of the retransmission interval (T1). At 50 ms the bench's
+        /// 3x flood was cut every other second by queues of 50-90 ms that would have drained by
+        /// themselves, and the rate's saw-tooth averaged 82 % of capacity.
+        public var targetQueueDelay: Double = 0.1
         /// How long requests may take end to end (e.g. a REGISTER until its binding is on disk) on
         /// average before the element counts as behind, in seconds. Much longer than the loop lag
         /// target: a database checkpoint stalls commits now and then without anything being overloaded.
@@ -110,8 +113,9 @@ public struct LoadMonitor: Sendable {
         /// with nothing refused yet is a stall at a load the thread sustains (a checkpoint, a page-fault
         /// storm), not a flood: the windows catching up on its backlog look dear, and taken as the new
         /// cost they cut the bench's 8,000/s step below its offered load (503s); the estimate stays.
-        /// Behind in a flood it may only rise.
-        mutating func learn(cpu: Double, admitted: Int, behind: Bool, flood: Bool) {
+        /// Behind in a flood it may only rise; so may it from a window whose admitted rate jumped up
+        /// (`rising`), which read the new rate's requests before their follow-ups.
+        mutating func learn(cpu: Double, admitted: Int, behind: Bool, flood: Bool, rising: Bool = false) {
             windows.append((cpu, admitted))
             if windows.count > Self.span { windows.removeFirst() }
             let cost = windows.reduce(0) { $0 + $1.cpu } / Double(windows.reduce(0) { $0 + $1.admitted })
@@ -120,7 +124,9 @@ public struct LoadMonitor: Sendable {
                 return
             }
             let moved = held + 0.5 * (cost - held)
-            if !behind {
+            if rising {
+                value = max(moved, held)
+            } else if !behind {
                 value = moved
             } else if flood {
                 value = max(moved, held)
@@ -269,19 +275,20 @@ public struct LoadMonitor: Sendable {
         // CPU over the admissions of the last few such windows, and moves halfway each time. A window
         // spent catching up may only raise it: its admissions' follow-ups land in later windows, so early
         // in a flood the cost looks too low, and must not drift down while the thread is behind.
-        // And only windows admitting about what the one before did: where the admitted rate jumps, the
-        // CPU is paying for another rate's follow-ups. A flood's first window (the thread idle until its
-        // last milliseconds) read a couple of hundred initial REGISTERs and nothing else, and its 21 us
-        // an admission, a fifth of the cost, held the rate at twice what the thread served for the whole
-        // bench step (the socket full, 42,000 kernel drops).
-        let steady = admittedRate >= 0.7 * lastAdmittedRate && admittedRate <= 1.4 * lastAdmittedRate
-        if hasCPU, steady, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
+        // And where the admitted rate jumped, the CPU paid for another rate's follow-ups: after a drop
+        // it reads high (nothing learned), after a rise low, and there the busy estimate may only rise
+        // and the light one learns nothing. A flood's first window (the thread idle until its last
+        // milliseconds) read a couple of hundred initial REGISTERs and nothing else: its 21 us an
+        // admission, a fifth of the cost, held as the lower of the two estimates, kept the rate at twice
+        // what the thread served for the whole bench step (the socket full, 42,000 kernel drops).
+        let rising = admittedRate > 1.4 * lastAdmittedRate
+        let falling = admittedRate < 0.7 * lastAdmittedRate
+        if hasCPU, !falling, tally.admitted >= Self.minAdmissionsToJudge, serving > 0.02, tally.shed == 0 {
             if busy >= settings.targetUtilisation * 0.8 {
-                busyCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0)
-            } else if !behind {
-                // Light and behind is a flood's first window (a thread that was idle, then a queue): what
-                // it read were initial requests alone, their follow-ups still to come, and the lower of
-                // the two estimates, that figure (a third of the cost) once held the rate above capacity.
+                busyCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0,
+                               rising: rising)
+            } else if !behind, !rising {
+                // Light and behind is a flood's first window too (a thread that was idle, then a queue).
                 lightCost.learn(cpu: serving * elapsed, admitted: tally.admitted, behind: behind, flood: tally.rejected > 0)
             }
         }
@@ -294,13 +301,13 @@ public struct LoadMonitor: Sendable {
             // (preempted, a page fault storm), so only a second one in a row is taken as the new normal.
             let got = behindWindows >= 1 ? busy : max(busy, settings.targetUtilisation)
             usable = min(usable, got) * 0.9
-            // A busy thread that took in more than that pays for, its queue past twice the target and
+            // A busy thread that took in more than that pays for, its queue past the target (100 ms) and
             // not shrinking by a quarter a window, is in a flood, not a stall at a load it sustains: it
             // also gives up the queue's excess over that as CPU (at most half), so the backlog is worked
             // off in a second or two. With the 10 % alone, a flood's first windows kept the socket
             // queue at ~300 ms for two seconds (the bench's 3x step after the rate had opened to
             // 11,600/s: 31,000 kernel drops, an admitted p99 of 3.5 s, 27 registrations timed out).
-            let backlog = queueDelay - 2 * settings.targetQueueDelay
+            let backlog = queueDelay - settings.targetQueueDelay
             if backlog > 0, queueDelay > 0.75 * lastQueueDelay, busy >= settings.targetUtilisation * 0.9,
                let cost = costPerAdmission, admittedRate * cost > usable {
                 usable = max(usable - min(backlog, 0.5), usable * 0.5)
@@ -313,9 +320,10 @@ public struct LoadMonitor: Sendable {
         // so an admission looks cheap (a quarter of its cost in the bench), and the windows behind refuse
         // nothing. Taken for a stall, that once kept the rate over the flood for good: the socket
         // overflowed (a million kernel drops in 10 s) and retransmissions kept it full. A stall's
-        // backlog shrinks from its second window on, and it overflows the socket only when it is long.
-        let unbound = behind && (behindWindows >= 1 || tally.drops > 0) && tally.rejected == 0
-            && queueDelay > 2 * settings.targetQueueDelay && (queueDelay > lastQueueDelay || tally.drops > 0)
+        // backlog shrinks from its second window on, it overflows the socket only when it is long, and it
+        // comes at the load before it, where a flood's first window admits far more than the one before.
+        let unbound = behind && (behindWindows >= 1 || tally.drops > 0 || rising) && tally.rejected == 0
+            && queueDelay > settings.targetQueueDelay && (queueDelay > lastQueueDelay || tally.drops > 0)
             && busy >= settings.targetUtilisation * 0.9
         // The rate that ran into it: the first window of an episode (those after it are the cuts).
         if behind, behindWindows == 0, tally.rejected > 0 {
@@ -343,6 +351,13 @@ public struct LoadMonitor: Sendable {
             }
             // Unbound: at most half what was read, the follow-ups of what it admits are still to come.
             if unbound { next = min(next, admittedRate * 0.5) }
+            // Still behind after a cut, but the queue shrinking by a sixth a window and nothing else
+            // wrong: the cut is working, and the rate holds while the backlog drains. Cut again each
+            // window until it was gone, the bench's 3x flood went from 10,200/s to 6,200/s in six windows
+            // (the queue takes a second or so to drain), then climbed back: a saw-tooth averaging 82 %.
+            let draining = behindWindows >= 2 && queueDelay < 0.85 * lastQueueDelay && tally.drops == 0
+                && !lagging && smoothedCompletionLatency <= settings.targetCompletionLatency
+            if draining, !unbound { next = rate }
             let floor = min(rate, max(admittedRate, settings.minRate)) * 0.5
             rate = max(settings.minRate, floor, min(next, rate))
         } else {
@@ -351,7 +366,7 @@ public struct LoadMonitor: Sendable {
             // (a thread that was just behind must not swing straight back into it); always by a little,
             // so a stale estimate cannot pin the rate. Without refusals: open up to what the budget
             // pays for anyway, so a step up in load finds the room already there.
-            let idle = busy < settings.targetUtilisation * 0.7 && queueDelay < settings.targetQueueDelay / 5
+            let idle = busy < settings.targetUtilisation * 0.7 && queueDelay < settings.targetQueueDelay / 10
             let fits = costPerAdmission.map { $0 > 0 ? budget / $0 : settings.maxRate } ?? settings.maxRate
             if tally.rejected > 0 {
                 var next = min(rate * (idle ? 1.5 : 1.1), fits)

@@ -18,6 +18,13 @@ struct CWAIOCommand: AsyncParsableCommand {
         """,
         subcommands: [SubscriberCommand.self])
 
+    static func main() async {
+        #if os(Linux)
+        MallocTuning.applyByReexecuting()
+        #endif
+        await main(nil)
+    }
+
     @Option(name: .customLong("config"), help: "Configuration file (key=value lines).")
     var configFile: String?
 

@@ -66,6 +66,7 @@ KAM_UAC_PORT=${KAM_UAC_PORT:-5592}
 NICE=${NICE:-0}
 OVERLOAD=${OVERLOAD:-1}
 SETTLE_S=${SETTLE_S:-50}
+FLOOD_NICE=${FLOOD_NICE:-$(( NICE + 5 ))}
 NICE_CMD=(); [ "$NICE" != 0 ] && NICE_CMD=(nice -n "$NICE")
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/cw-aio-bench.XXXX)}
 OUT=$WORK/cw-aio
@@ -289,7 +290,7 @@ overload_step() {
   log0=$(wc -l < "$OUT/cw-aio.log")
   k0=$(ticks_of $SPID); w0=$(date +%s.%N)
   log "$name step: offering ${rate} REGISTER/s (3x the ${REG_PEAK}/s peak) for ${REG_SECS}s"
-  timeout $(( REG_SECS * 3 + 40 )) "${NICE_CMD[@]}" /usr/bin/time -f '%U %S' -o "$OUT/$name.time" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
+  timeout $(( REG_SECS * 3 + 40 )) nice -n "$FLOOD_NICE" /usr/bin/time -f '%U %S' -o "$OUT/$name.time" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
     -key ct_host 127.0.0.1 -key ct_port "$UAS_PORT" -i 127.0.0.1 -p "$REG_PORT" -r "$rate" -m "$n" -nostdin -buff_size 4194304 \
     -timeout $(( REG_SECS * 3 + 30 )) -trace_counts -trace_rtt -rtt_freq 200 -trace_stat -stf "$OUT/$name.csv" -fd 1 \
     -trace_err -error_file "$OUT/$name.err" > "$OUT/$name.out" 2>&1 < /dev/null
@@ -328,7 +329,7 @@ overload_step() {
 }
 OV_LINE=""; OV_WARM_LINE=""; OV_COLD_LINE=""
 if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
-  sleep 4
+  sleep "${OV_WAIT:-4}"
   overload_step overload
 fi
 OV_WARM_LINE=$OV_LINE
