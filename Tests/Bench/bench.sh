@@ -33,7 +33,8 @@
 #   NICE=0 (e.g. -10: run the servers and SIPp at a higher CPU priority on a noisy host)  LOG_LEVEL=debug
 #   (cw-aio logs nothing per request at debug; the overload controller's rate decisions, four a second
 #   at most, land in cw-aio.log and the overload step's are summarised in the log)
-#   OVERLOAD=1 (0: skip the two 3x overload steps)  SETTLE_S=50 (wait after the fill for the finished
+#   OVERLOAD=1 (0: skip the two 3x overload steps)  FLOOD_NICE=NICE+5 (the flood's SIPp: its clients
+#   would not share the server's cores)  OV_WAIT=4 (seconds between the half-peak step and the flood)  SETTLE_S=50 (wait after the fill for the finished
 #   transactions to expire, Timer J = 32 s, and a heap trim, every 15 s; 0: skip)
 
 set -u
