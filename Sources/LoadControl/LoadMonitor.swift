@@ -320,9 +320,10 @@ public struct LoadMonitor: Sendable {
         // so an admission looks cheap (a quarter of its cost in the bench), and the windows behind refuse
         // nothing. Taken for a stall, that once kept the rate over the flood for good: the socket
         // overflowed (a million kernel drops in 10 s) and retransmissions kept it full. A stall's
-        // backlog shrinks from its second window on, it overflows the socket only when it is long, and it
-        // comes at the load before it, where a flood's first window admits far more than the one before.
-        let unbound = behind && (behindWindows >= 1 || tally.drops > 0 || rising) && tally.rejected == 0
+        // backlog shrinks from its second window on, and it overflows the socket only when it is long.
+        // (A first window admitting far more than the one before is no flood sign: the bench's step up
+        // from 8,000 to 10,000/s starts with a queue of 130 ms, and cutting there refused 3,742.)
+        let unbound = behind && (behindWindows >= 1 || tally.drops > 0) && tally.rejected == 0
             && queueDelay > settings.targetQueueDelay && (queueDelay > lastQueueDelay || tally.drops > 0)
             && busy >= settings.targetUtilisation * 0.9
         // The rate that ran into it: the first window of an episode (those after it are the cuts).
