@@ -342,7 +342,12 @@ public struct LoadMonitor: Sendable {
             // the rate or of what was actually admitted (a flood against a high rate admits far less
             // than the rate), so one noisy window never collapses it.
             var next = rate * 0.7
-            if let cost = costPerAdmission, cost > 0 {
+            // Behind in a flood, the busy windows' figure: it is learned in these very windows, while
+            // the light one (the lower of the two otherwise) may be from a calmer step. At the bench's
+            // 3x flood after the half-peak step, the light 90 us held the rate at ~9,800/s where the
+            // thread served ~9,200: the queue stayed at 130-185 ms for seconds, 22,500 kernel drops.
+            let floodCost = behind && tally.rejected > 0 ? busyCost.value.map { max($0, costPerAdmission ?? 0) } : nil
+            if let cost = floodCost ?? costPerAdmission, cost > 0 {
                 next = budget / cost
             } else if tally.admitted >= Self.minAdmissionsToJudge, serving > 0 {
                 // Before any cost estimate, the window's own figures, on the same terms: a handful of
@@ -350,8 +355,12 @@ public struct LoadMonitor: Sendable {
                 // cut 20,000/s to 64/s).
                 next = admittedRate * budget / serving
             }
-            // Unbound: at most half what was read, the follow-ups of what it admits are still to come.
-            if unbound { next = min(next, admittedRate * 0.5) }
+            // Unbound: at most half what was read when the queue is past twice the target or overflowing
+            // (the follow-ups of what it admits are still to come), else 15 % under it: a step just over
+            // capacity (the bench's 10,000/s at 105 us an admission) was cut to half and refused 7,568.
+            if unbound {
+                next = min(next, admittedRate * (tally.drops > 0 || queueDelay > 2 * settings.targetQueueDelay ? 0.5 : 0.85))
+            }
             // Still behind after a cut, but the queue shrinking by a sixth a window and nothing else
             // wrong: the cut is working, and the rate holds while the backlog drains. Cut again each
             // window until it was gone, the bench's 3x flood went from 10,200/s to 6,200/s in six windows

@@ -29,7 +29,6 @@ final class RefusalSender: Sendable {
     private let pool: NIOThreadPool
     private let limit: Int
     private let logger: Logger
-    static let nice: CInt = 5
     /// Datagrams handed over and not sent yet.
     private let waiting = NIOLockedValueBox(0)
 
@@ -43,11 +42,6 @@ final class RefusalSender: Sendable {
         self.logger = logger
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        // A lower CPU weight (nice 5, a third of the SIP thread's): on a machine whose cores are all
-        // busy in a flood, the scheduler gives the SIP thread, which serves the admitted requests, the
-        // larger share when the two meet on a core. Raising a thread's nice value needs no privilege;
-        // on Linux the nice value is per thread and `who` 0 is the calling thread (setpriority(2)).
-        pool.submit { _ in _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.nice) }
     }
 
     /// Queues a read batch's refusals for the sending thread; false (nothing queued) when `limit`

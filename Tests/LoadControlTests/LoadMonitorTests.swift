@@ -554,6 +554,34 @@ import Testing
         #expect(m.rate >= 8500, "cut to \(Int(m.rate)) after \(String(describing: m.lastWindow))")
     }
 
+    /// A step just over capacity (the bench's 10,000/s where an admission cost 105 us: 1.05 of a core)
+    /// is unbound too once its queue passes the target, nothing refused; cut to half what was read, it
+    /// refused 7,568 of the step. Its queue is short and nothing overflows: the cut stays mild.
+    @Test func aStepJustOverCapacityIsNotCutToHalf() {
+        var d = Driver(.init(targetUtilisation: 0.98))
+        for _ in 0..<40 { d.window(offered: 9000, cost: 105e-6) }        // 95 %: the rate opens to ~9,300/s
+        #expect(d.m.rejected == 0 && d.m.rate > 9100, "rate \(Int(d.m.rate))")
+        // Then, tick by tick from a window's start: 9,000/s read and admitted, the thread 99 % busy,
+        // the queue past the target and growing (110, then 145 ms) as in the bench.
+        var m = d.m
+        var t = d.t
+        func tick(admitting perTick: Int, queue: Double) {
+            for i in 0..<perTick { _ = m.admit(now: t + 0.02 * Double(i) / Double(perTick)) }
+            t += 0.02
+            m.record(utilisation: 0.99, now: t)
+            m.record(queueDelay: queue, drops: 0, now: t)
+            m.record(latency: 0.001, now: t)
+        }
+        let w0 = m.windows
+        while m.windows == w0 { tick(admitting: 180, queue: 0.05) }
+        for queue in [0.11, 0.145] {
+            let w = m.windows
+            while m.windows == w { tick(admitting: 180, queue: queue) }
+        }
+        #expect(m.rejected == 0)
+        #expect(m.rate >= 7000, "cut to \(Int(m.rate)) after \(String(describing: m.lastWindow))")
+    }
+
     /// The full bench's 3x step after ~10,000/s: the rate had opened to what the budget paid for at
     /// the step's cost (~11,600/s at 85 us), and under the flood an admission costs more (sipp and the
     /// refusals take the other core). Cut by 10 % a window alone, the socket queue stayed at ~300 ms
