@@ -124,11 +124,9 @@ public struct LoadMonitor: Sendable {
                 return
             }
             let moved = held + 0.5 * (cost - held)
-            if rising {
-                value = max(moved, held)
-            } else if !behind {
+            if !behind, !rising {
                 value = moved
-            } else if flood {
+            } else if rising || flood {
                 value = max(moved, held)
             }
         }
@@ -346,7 +344,7 @@ public struct LoadMonitor: Sendable {
             // the light one (the lower of the two otherwise) may be from a calmer step. At the bench's
             // 3x flood after the half-peak step, the light 90 us held the rate at ~9,800/s where the
             // thread served ~9,200: the queue stayed at 130-185 ms for seconds, 22,500 kernel drops.
-            let floodCost = behind && tally.rejected > 0 ? busyCost.value.map { max($0, costPerAdmission ?? 0) } : nil
+            let floodCost = behind && tally.rejected > 0 ? busyCost.value : nil
             if let cost = floodCost ?? costPerAdmission, cost > 0 {
                 next = budget / cost
             } else if tally.admitted >= Self.minAdmissionsToJudge, serving > 0 {

@@ -6,8 +6,9 @@ import Glibc
 /// dozen small objects, then their answers), so most frees overflow it into the arena's bins and
 /// most allocations come back through `_int_malloc`, `unlink_chunk` and `malloc_consolidate`: ~20 %
 /// of the thread's time under a 3x REGISTER flood (perf). With 256 blocks per size the bursts stay
-/// in the cache (bench: the flood's goodput 80-90 % of the peak before, 91-97 % after; CPU per
-/// REGISTER pair at the peak -3 %; idle and registered RSS unchanged).
+/// in the cache. Single bench runs are noisy: the flood after the ramp read 78-92 % of the peak in
+/// the runs before, 87-99 % in those after (and 91 % with the tunable set by hand); idle and
+/// registered RSS unchanged.
 ///
 /// The cache size is a glibc tunable, read from the environment when the process starts and
 /// nowhere else, so the process sets it and re-executes itself once (same PID, same arguments)

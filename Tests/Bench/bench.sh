@@ -34,8 +34,9 @@
 #   (cw-aio logs nothing per request at debug; the overload controller's rate decisions, four a second
 #   at most, land in cw-aio.log and the overload step's are summarised in the log)
 #   OVERLOAD=1 (0: skip the two 3x overload steps)  FLOOD_NICE=NICE+5 (the flood's SIPp: its clients
-#   would not share the server's cores)  OV_WAIT=4 (seconds between the half-peak step and the flood)  SETTLE_S=50 (wait after the fill for the finished
-#   transactions to expire, Timer J = 32 s, and a heap trim, every 15 s; 0: skip)
+#   would not share the server's cores)  OV_WAIT=4 (seconds between the half-peak step and the flood)
+#   SETTLE_S=50 (wait after the fill for the finished transactions to expire, Timer J = 32 s, and a
+#   heap trim, every 15 s; 0: skip)
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -68,6 +69,7 @@ NICE=${NICE:-0}
 OVERLOAD=${OVERLOAD:-1}
 SETTLE_S=${SETTLE_S:-50}
 FLOOD_NICE=${FLOOD_NICE:-$(( NICE + 5 ))}
+OV_WAIT=${OV_WAIT:-4}
 NICE_CMD=(); [ "$NICE" != 0 ] && NICE_CMD=(nice -n "$NICE")
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/cw-aio-bench.XXXX)}
 OUT=$WORK/cw-aio
@@ -330,7 +332,7 @@ overload_step() {
 }
 OV_LINE=""; OV_WARM_LINE=""; OV_COLD_LINE=""
 if [ "$REG_PEAK" -gt 0 ] && [ "$OVERLOAD" = 1 ]; then
-  sleep "${OV_WAIT:-4}"
+  sleep "$OV_WAIT"
   overload_step overload
 fi
 OV_WARM_LINE=$OV_LINE

@@ -453,6 +453,22 @@ import Testing
             }
             return admitted
         }
+
+        /// One 20 ms tick driven by hand: `admitting` initial requests offered over it, the thread `busy`,
+        /// the socket queue at `queue` (the backlog model is not used).
+        mutating func tick(busy: Double, admitting perTick: Int, queue: Double) {
+            for i in 0..<perTick { _ = m.admit(now: t + 0.02 * Double(i) / Double(perTick)) }
+            t += 0.02
+            m.record(utilisation: busy, now: t)
+            m.record(queueDelay: queue, drops: 0, now: t)
+            m.record(latency: 0.001, now: t)
+        }
+
+        /// Ticks as ``tick(busy:admitting:queue:)`` until the monitor has taken its next rate decision.
+        mutating func tickThroughWindow(busy: Double, admitting perTick: Int, queue: Double) {
+            let w = m.windows
+            while m.windows == w { tick(busy: busy, admitting: perTick, queue: queue) }
+        }
     }
 
     /// The bench's 3x step starts after a step at half the peak, where an admission costs ~30 % more
@@ -510,8 +526,8 @@ import Testing
 
     /// Seen in a full bench: a few windows of the 5,000/s step just over 80 % busy left a busy-window
     /// estimate of 191 us, never refreshed while the thread then stayed under 80 %; a stall in the
-    /// 6,000/s step (queue 55 ms, then past the target, nothing refused) cut the rate to what that estimate paid for,
-    /// 4,617/s, and 822 calls got 503. The lighter windows' fresher figure must count.
+    /// 6,000/s step (queue 55 ms, then past the target, nothing refused) cut the rate to what that
+    /// estimate paid for, 4,617/s, and 822 calls got 503. The lighter windows' fresher figure must count.
     @Test func aStaleBusyEstimateDoesNotCutASustainableLoadAfterAStall() {
         var d = Driver(.init(targetUtilisation: 0.98))
         for _ in 0..<2 { d.window(offered: 4200, cost: 190e-6) }        // ~80 % busy at a dear cost
@@ -528,30 +544,14 @@ import Testing
     @Test func aStepUpThatStartsWithAQueueIsNotCutToHalf() {
         var d = Driver(.init(targetUtilisation: 0.98))
         for _ in 0..<40 { d.window(offered: 8000, cost: 97e-6) }
-        // Then, tick by tick: a quarter-second idle between the steps, and the step's first quarter-second,
-        // the thread 99 % busy, the socket queue at 130 ms, everything admitted.
-        var m = d.m
-        var t = d.t
-        func tick(busy: Double, admitting perTick: Int, queue: Double) {
-            for i in 0..<perTick { _ = m.admit(now: t + 0.02 * Double(i) / Double(perTick)) }
-            t += 0.02
-            m.record(utilisation: busy, now: t)
-            m.record(queueDelay: queue, drops: 0, now: t)
-            m.record(latency: 0.001, now: t)
-        }
-        // idle until a window has passed with nothing in it, then the step from a window's start
-        var idleWindows = 0
-        while idleWindows < 2 {
-            let w = m.windows
-            tick(busy: 0.01, admitting: 0, queue: 0.001)
-            if m.windows != w { idleWindows += 1 }
-        }
-        let w = m.windows
-        while m.windows == w { tick(busy: 0.99, admitting: 200, queue: 0.13) }
-        #expect(m.rejected == 0)
-        #expect(m.lastWindow?.behind == true)
+        // Then, tick by tick: idle between the steps until a window has passed with nothing in it, and
+        // the step's first window, the thread 99 % busy, the socket queue at 130 ms, everything admitted.
+        for _ in 0..<2 { d.tickThroughWindow(busy: 0.01, admitting: 0, queue: 0.001) }
+        d.tickThroughWindow(busy: 0.99, admitting: 200, queue: 0.13)
+        #expect(d.m.rejected == 0)
+        #expect(d.m.lastWindow?.behind == true)
         // Cut by what the cost says fits (~9,100/s), not to half.
-        #expect(m.rate >= 8500, "cut to \(Int(m.rate)) after \(String(describing: m.lastWindow))")
+        #expect(d.m.rate >= 8500, "cut to \(Int(d.m.rate)) after \(String(describing: d.m.lastWindow))")
     }
 
     /// A step just over capacity (the bench's 10,000/s where an admission cost 105 us: 1.05 of a core)
@@ -561,33 +561,19 @@ import Testing
         var d = Driver(.init(targetUtilisation: 0.98))
         for _ in 0..<40 { d.window(offered: 9000, cost: 105e-6) }        // 95 %: the rate opens to ~9,300/s
         #expect(d.m.rejected == 0 && d.m.rate > 9100, "rate \(Int(d.m.rate))")
-        // Then, tick by tick from a window's start: 9,000/s read and admitted, the thread 99 % busy,
-        // the queue past the target and growing (110, then 145 ms) as in the bench.
-        var m = d.m
-        var t = d.t
-        func tick(admitting perTick: Int, queue: Double) {
-            for i in 0..<perTick { _ = m.admit(now: t + 0.02 * Double(i) / Double(perTick)) }
-            t += 0.02
-            m.record(utilisation: 0.99, now: t)
-            m.record(queueDelay: queue, drops: 0, now: t)
-            m.record(latency: 0.001, now: t)
-        }
-        let w0 = m.windows
-        while m.windows == w0 { tick(admitting: 180, queue: 0.05) }
-        for queue in [0.11, 0.145] {
-            let w = m.windows
-            while m.windows == w { tick(admitting: 180, queue: queue) }
-        }
-        #expect(m.rejected == 0)
-        #expect(m.rate >= 7000, "cut to \(Int(m.rate)) after \(String(describing: m.lastWindow))")
+        // Then, tick by tick: 9,000/s read and admitted, the thread 99 % busy; the window in progress at
+        // a 50 ms queue, then two whole windows past the target and growing (110, then 145 ms) as in
+        // the bench.
+        for queue in [0.05, 0.11, 0.145] { d.tickThroughWindow(busy: 0.99, admitting: 180, queue: queue) }
+        #expect(d.m.rejected == 0)
+        #expect(d.m.rate >= 7000, "cut to \(Int(d.m.rate)) after \(String(describing: d.m.lastWindow))")
     }
 
     /// The full bench's 3x step after ~10,000/s: the rate had opened to what the budget paid for at
     /// the step's cost (~11,600/s at 85 us), and under the flood an admission costs more (sipp and the
     /// refusals take the other core). Cut by 10 % a window alone, the socket queue stayed at ~300 ms
     /// for two seconds: 31,000 kernel drops, an admitted p99 of 3.5 s, 27 registrations timed out. A
-    /// busy thread whose queue is past twice the target and not shrinking must also leave room to work
-    /// it off. (Without that, this model's backlog stays over 100 ms for 16 windows and peaks at 526 ms.)
+    /// busy thread whose queue is past 100 ms and not shrinking must also leave room to work it off. (Without that, this model's backlog stays over 100 ms for 16 windows and peaks at 526 ms.)
     @Test func aFloodOnsetWorksOffItsBacklogWithinASecondOrTwo() {
         var d = Driver(.init(targetUtilisation: 0.98))
         for _ in 0..<40 { d.window(offered: 10_000, cost: 85e-6) }       // ~85 % busy: the rate opens up
