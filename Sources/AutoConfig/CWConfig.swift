@@ -51,6 +51,8 @@ public struct CWConfig: Sendable, Hashable {
     public internal(set) var sipBindAddress: String
     /// `max_message_size`: largest SIP message accepted, bytes.
     public internal(set) var maxMessageSize: Int
+    /// `sip_udp_receive_buffer_kb`: the SIP UDP socket's receive buffer, kB.
+    public internal(set) var sipUDPReceiveBufferKB: Int
     /// `tcp_idle_timeout`: seconds before an idle SIP TCP/TLS connection is closed.
     public internal(set) var tcpIdleTimeoutSeconds: Int
     /// `sip_t1_ms`: RFC 3261 timer T1 in milliseconds.
@@ -96,7 +98,7 @@ public struct CWConfig: Sendable, Hashable {
     init() {
         homeDomain = ""; localIP = ""; localIPWasAutoDetected = false; localIPInterface = nil
         publicIP = ""; sipPort = 0; sipTLSPort = 0; httpPort = 0; hssPort = 0; dataDir = ""
-        logLevel = .info; sipBindAddress = ""; maxMessageSize = 0; tcpIdleTimeoutSeconds = 0
+        logLevel = .info; sipBindAddress = ""; maxMessageSize = 0; sipUDPReceiveBufferKB = 0; tcpIdleTimeoutSeconds = 0
         sipT1Ms = 0; sipT2Ms = 0; sipT4Ms = 0; tlsCertificate = ""; tlsPrivateKey = ""
         regMaxExpires = 0; enumFile = ""; bgcfFile = ""; signupCode = ""; ellisAPIKey = ""; numberPoolStart = 0; numberPoolSize = 0
         eventLoopThreads = 0; overloadControl = true; overloadTargetLatencyMs = 0; overloadTargetCPUPercent = 0

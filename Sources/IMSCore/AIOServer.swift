@@ -69,7 +69,8 @@ public final class AIOServer: Sendable {
             tlsPort: config.sipTLSPort,
             maxMessageSize: config.maxMessageSize,
             idleTimeout: .seconds(Int64(config.tcpIdleTimeoutSeconds)),
-            tlsContext: tlsContext.context)
+            tlsContext: tlsContext.context,
+            udpReceiveBuffer: config.sipUDPReceiveBufferKB * 1024)
         let config = self.config
         let logger = self.logger
         let store: IMSStore

@@ -248,7 +248,9 @@ final class SIPStack: SIPTransportDelegate, @unchecked Sendable {
          ("sip_loop_cpu_percent", Int((load.smoothedUtilisation * 100).rounded())),
          ("sip_loop_lag_ms", Int((load.smoothedLatency * 1000).rounded())),
          ("udp_queue_ms", Int((load.smoothedQueueDelay * 1000).rounded())),
-         ("udp_receive_drops", Int(udpDrops ?? 0))]
+         ("udp_receive_drops", Int(udpDrops ?? 0)),
+         // As the kernel reports it (twice what it granted); below twice sip_udp_receive_buffer_kb it was capped.
+         ("udp_receive_buffer_kb", (transport.receiveBuffer?.granted ?? 0) / 1024)]
     }
 
     /// Sends a request we originate (e.g. a NOTIFY) through a client transaction.

@@ -38,10 +38,13 @@ public final class SIPTransportLayer: @unchecked Sendable {
         public var offloadRefusals: Bool
         /// Refusals that may wait for that thread before the loop sends them itself.
         public var refusalQueueLimit: Int
+        /// The SIP UDP socket's receive buffer, in bytes (see ``ReceiveBufferCheck``).
+        public var udpReceiveBuffer: Int
 
         public init(bindAddress: String = "0.0.0.0", udpPort: Int? = 5060, tcpPort: Int? = 5060, tlsPort: Int? = 5061,
                     maxMessageSize: Int = 65536, idleTimeout: TimeAmount = .seconds(600), tlsContext: NIOSSLContext? = nil,
-                    offloadRefusals: Bool = System.coreCount > 1, refusalQueueLimit: Int = 4096) {
+                    offloadRefusals: Bool = System.coreCount > 1, refusalQueueLimit: Int = 4096,
+                    udpReceiveBuffer: Int = 4 << 20) {
             self.bindAddress = bindAddress
             self.udpPort = udpPort
             self.tcpPort = tcpPort
@@ -51,6 +54,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
             self.tlsContext = tlsContext
             self.offloadRefusals = offloadRefusals
             self.refusalQueueLimit = refusalQueueLimit
+            self.udpReceiveBuffer = udpReceiveBuffer
         }
     }
 
@@ -92,6 +96,8 @@ public final class SIPTransportLayer: @unchecked Sendable {
     private var batchRefusals: [RefusalDatagram] = []
     /// Refusals the refusal thread sent so far (the rest of them the loop sent itself).
     public private(set) var refusalsOffloaded = 0
+    /// What the SIP UDP socket's receive buffer came out as (nil before it is bound, or off Linux).
+    public private(set) var receiveBuffer: ReceiveBufferCheck?
     private var listeners: [Channel] = []
     private var connections: [Int: Channel] = [:]
     private var flows: [FlowKey: Int] = [:]
@@ -123,8 +129,9 @@ public final class SIPTransportLayer: @unchecked Sendable {
         var futures: [EventLoopFuture<Void>] = []
         if let port = settings.udpPort {
             // No SO_REUSEADDR on UDP: it would let another local process bind the same port and steal traffic.
+            // The receive buffer is set once bound (``sizeReceiveBuffer``): SO_RCVBUF here would undo
+            // SO_RCVBUFFORCE there.
             let bootstrap = DatagramBootstrap(group: eventLoop)
-                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
                 // recvmmsg: up to 16 datagrams per system call, each slot able to hold the largest
                 // message allowed (+1 byte, so an oversized one is seen as such, not cut to fit).
                 .channelOption(.datagramVectorReadMessageCount, value: Self.udpVectorRead)
@@ -139,7 +146,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
             futures.append(bindUDP(bootstrap, port: port).flatMap { [self] channel in
                 udpChannel = channel
                 boundAddresses[.udp] = channel.localAddress
-                return startQueueProbe(to: channel.localAddress)
+                return sizeReceiveBuffer(of: channel).flatMap { [self] in startQueueProbe(to: channel.localAddress) }
             })
         }
         if let port = settings.tcpPort {
@@ -173,6 +180,30 @@ public final class SIPTransportLayer: @unchecked Sendable {
         }
         #endif
         return bootstrap.bind(host: settings.bindAddress, port: port)
+    }
+
+    /// Sets the SIP UDP socket's receive buffer: SO_RCVBUFFORCE (past net.core.rmem_max, with
+    /// CAP_NET_ADMIN), else SO_RCVBUF; logs what came of it, as a warning when the kernel capped it.
+    private func sizeReceiveBuffer(of channel: Channel) -> EventLoopFuture<Void> {
+        let size = settings.udpReceiveBuffer
+        #if os(Linux)
+        let force = ChannelOptions.Types.SocketOption(level: .socket, name: .init(rawValue: SO_RCVBUFFORCE))
+        let set = channel.setOption(force, value: SocketOptionValue(size)).map { true }.flatMapError { _ in
+            channel.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(size)).map { false }
+        }
+        #else
+        let set = channel.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(size)).map { false }
+        #endif
+        return set.flatMap { forced in
+            channel.getOption(.socketOption(.so_rcvbuf)).map { [self] granted in
+                let check = ReceiveBufferCheck(requested: size, granted: Int(granted), forced: forced,
+                                               rmemMax: ReceiveBufferCheck.readRmemMax())
+                receiveBuffer = check
+                if check.isCapped { logger.warning("\(check.message)") } else { logger.info("\(check.message)") }
+            }
+        }.recover { [self] error in
+            logger.warning("SIP UDP receive buffer left at the system default: \(error)")
+        }
     }
 
     /// The queue probe's socket: on the SIP socket's address (loopback when that is a wildcard), so the

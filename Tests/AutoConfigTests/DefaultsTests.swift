@@ -19,6 +19,7 @@ import Testing
         #expect(c.logLevel == .info)
         #expect(c.sipBindAddress == "0.0.0.0")
         #expect(c.maxMessageSize == 65536)
+        #expect(c.sipUDPReceiveBufferKB == 4096)
         #expect(c.tcpIdleTimeoutSeconds == 600)
         #expect(c.sipT1Ms == 500)
         #expect(c.sipT2Ms == 4000)
@@ -61,7 +62,7 @@ import Testing
     @Test func keyTableHasUniqueLowercaseNamesAndOneLineSummaries() {
         let names = CWConfig.keys.map(\.name)
         #expect(Set(names).count == names.count)
-        #expect(names.count == 28)
+        #expect(names.count == 29)
         for key in CWConfig.keys {
             #expect(key.name.allSatisfy { $0.isLowercase || $0 == "_" || $0.isNumber }, "\(key.name)")
             #expect(!key.summary.isEmpty && !key.summary.contains("\n"), "\(key.name)")

@@ -28,6 +28,8 @@ import Testing
         ("sip_bind_address=any", #"sip_bind_address: "any" is not an IPv4 or IPv6 address"#),
         ("max_message_size=1023", #"max_message_size: "1023" is out of range (1024-1048576)"#),
         ("max_message_size=64k", #"max_message_size: "64k" is not a whole number (1024-1048576)"#),
+        ("sip_udp_receive_buffer_kb=63", #"sip_udp_receive_buffer_kb: "63" is out of range (64-262144)"#),
+        ("sip_udp_receive_buffer_kb=4M", #"sip_udp_receive_buffer_kb: "4M" is not a whole number (64-262144)"#),
         ("tcp_idle_timeout=0", #"tcp_idle_timeout: "0" is out of range (1-86400)"#),
         ("sip_t1_ms=49", #"sip_t1_ms: "49" is out of range (50-10000)"#),
         ("sip_t2_ms=60001", #"sip_t2_ms: "60001" is out of range (50-60000)"#),

@@ -47,6 +47,7 @@ import Testing
     @Test func integersAtTheirBounds() throws {
         let low = try load("""
             max_message_size=1024
+            sip_udp_receive_buffer_kb=64
             tcp_idle_timeout=1
             sip_t1_ms=50
             sip_t2_ms=50
@@ -57,10 +58,12 @@ import Testing
             event_loop_threads=0
             """)
         #expect(low.maxMessageSize == 1024 && low.tcpIdleTimeoutSeconds == 1 && low.sipT1Ms == 50)
+        #expect(low.sipUDPReceiveBufferKB == 64)
         #expect(low.sipT2Ms == 50 && low.sipT4Ms == 1000 && low.regMaxExpires == 1)
         #expect(low.numberPoolStart == 0 && low.numberPoolSize == 1 && low.eventLoopThreads == 0)
         let high = try load("""
             max_message_size=1048576
+            sip_udp_receive_buffer_kb=262144
             tcp_idle_timeout=86400
             sip_t1_ms=10000
             sip_t2_ms=60000
@@ -71,6 +74,7 @@ import Testing
             event_loop_threads=256
             """)
         #expect(high.maxMessageSize == 1_048_576 && high.tcpIdleTimeoutSeconds == 86400 && high.sipT1Ms == 10000)
+        #expect(high.sipUDPReceiveBufferKB == 262_144)
         #expect(high.sipT2Ms == 60000 && high.sipT4Ms == 60000 && high.regMaxExpires == 86400)
         #expect(high.numberPoolStart == 999_999_999_000_000 && high.numberPoolEnd == CWConfig.maxDirectoryNumber)
         #expect(high.eventLoopThreads == 256 && high.resolvedEventLoopThreads == 256)
