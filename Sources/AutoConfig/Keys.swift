@@ -73,7 +73,7 @@ extension CWConfig {
             apply: { c, v throws(ValueError) in c.maxMessageSize = try Parse.integer(v, in: 1024...1_048_576) },
             render: { String($0.maxMessageSize) }),
         ConfigKey(
-            name: "sip_udp_receive_buffer_kb", defaultValue: "4096",
+            name: "sip_udp_receive_buffer_kb", defaultValue: "12288",
             summary: "SIP UDP socket receive buffer in kB (64-262144): holds bursts while overload control reacts; above net.core.rmem_max it needs root",
             apply: { c, v throws(ValueError) in c.sipUDPReceiveBufferKB = try Parse.integer(v, in: 64...262_144) },
             render: { String($0.sipUDPReceiveBufferKB) }),

@@ -3,9 +3,12 @@ import Foundation
 /// What the SIP UDP socket's receive buffer came out as, against what was asked for.
 ///
 /// Why it matters: under a flood the socket is the queue that overload control works against, and it
-/// must hold the ~100-200 ms the controller needs to react. Linux caps `SO_RCVBUF` at
-/// `net.core.rmem_max`, 208 kB on a stock Debian 12, which holds ~300 REGISTERs: the bench's 10,000/s
-/// step then lost 2,374 datagrams to kernel drops and failed. `SO_RCVBUFFORCE` ignores that cap but
+/// must hold the ~100-200 ms the controller needs to react. The 12 MB default (24 MB as the kernel
+/// counts it) holds the bench's 3x flood's peaks; at 4 MB the kernel dropped ~2,000 datagrams a
+/// second of it, follow-ups of admitted requests among them, which came back as retransmissions.
+/// The memory is the kernel's, used only while a queue exists, not the process's RSS. Linux caps
+/// `SO_RCVBUF` at `net.core.rmem_max`, 208 kB on a stock Debian 12, which holds ~300 REGISTERs: the
+/// bench's 10,000/s step then lost 2,374 datagrams to kernel drops and failed. `SO_RCVBUFFORCE` ignores that cap but
 /// needs CAP_NET_ADMIN, so the element tries it first and says so plainly when neither got the size.
 public struct ReceiveBufferCheck: Sendable, Equatable {
     /// Bytes asked for (`sip_udp_receive_buffer_kb`).

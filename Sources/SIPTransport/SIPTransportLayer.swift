@@ -44,7 +44,7 @@ public final class SIPTransportLayer: @unchecked Sendable {
         public init(bindAddress: String = "0.0.0.0", udpPort: Int? = 5060, tcpPort: Int? = 5060, tlsPort: Int? = 5061,
                     maxMessageSize: Int = 65536, idleTimeout: TimeAmount = .seconds(600), tlsContext: NIOSSLContext? = nil,
                     offloadRefusals: Bool = System.coreCount > 1, refusalQueueLimit: Int = 4096,
-                    udpReceiveBuffer: Int = 4 << 20) {
+                    udpReceiveBuffer: Int = 12 << 20) {
             self.bindAddress = bindAddress
             self.udpPort = udpPort
             self.tcpPort = tcpPort

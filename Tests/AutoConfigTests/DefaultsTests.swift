@@ -19,7 +19,7 @@ import Testing
         #expect(c.logLevel == .info)
         #expect(c.sipBindAddress == "0.0.0.0")
         #expect(c.maxMessageSize == 65536)
-        #expect(c.sipUDPReceiveBufferKB == 4096)
+        #expect(c.sipUDPReceiveBufferKB == 12288)
         #expect(c.tcpIdleTimeoutSeconds == 600)
         #expect(c.sipT1Ms == 500)
         #expect(c.sipT2Ms == 4000)

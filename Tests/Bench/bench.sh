@@ -37,6 +37,7 @@
 #   would not share the server's cores)  OV_WAIT=4 (seconds between the half-peak step and the flood)
 #   SETTLE_S=50 (wait after the fill for the finished transactions to expire, Timer J = 32 s, and a
 #   heap trim, every 15 s; 0: skip)  RAISE_RMEM=1 (as root, lift net.core.rmem_max to 4 MB for the run)
+#   CW_AIO_ARGS="--set key=value ..." (extra cw-aio arguments, e.g. to compare a setting)
 
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -158,7 +159,7 @@ start_server() {   # -> SPID, STARTUP_MS
   r=$("${NICE_CMD[@]}" python3 "$LIB" start --port "$PORT" --log "$OUT/cw-aio.log" --timeout 60 -- \
       "$CW_AIO" --set data_dir="$DATA" --set sip_port="$PORT" --set sip_tls_port=$((PORT + 1)) \
       --set hss_port="$HSS_PORT" --set http_port="$HTTP_PORT" --set local_ip=127.0.0.1 \
-      --set log_level="${LOG_LEVEL:-debug}") || die "cw-aio did not start: $(tail -5 "$OUT/cw-aio.log")"
+      --set log_level="${LOG_LEVEL:-debug}" ${CW_AIO_ARGS:-}) || die "cw-aio did not start: $(tail -5 "$OUT/cw-aio.log")"
   read -r SPID STARTUP_MS <<<"$r"
   log "cw-aio started pid $SPID, first 200 OK to OPTIONS after ${STARTUP_MS} ms"
 }
