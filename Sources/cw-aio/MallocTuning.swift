@@ -20,6 +20,9 @@ enum MallocTuning {
     static func applyByReexecuting() {
         let current = getenv("GLIBC_TUNABLES").map { String(cString: $0) }
         if let current, current.contains("glibc.malloc.tcache_count") { return }
+        // Under valgrind /proc/self/exe is the valgrind tool, which refuses to be run directly: the
+        // process would end there (the callgrind profile script's server answered nothing).
+        if getenv("VALGRIND_LAUNCHER") != nil { return }
         let value = current.map { $0.isEmpty ? tunable : $0 + ":" + tunable } ?? tunable
         guard setenv("GLIBC_TUNABLES", value, 1) == 0 else { return }
         _ = execv("/proc/self/exe", CommandLine.unsafeArgv)

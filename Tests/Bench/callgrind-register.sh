@@ -6,7 +6,8 @@
 #
 #   Tests/Bench/callgrind-register.sh [BINARY...]   (default: .build/release/cw-aio; needs valgrind, sipp)
 #
-# For each binary: a copy without DWARF (valgrind 3.19 cannot read the Swift 6 debug info), started
+# The server gets the malloc tunable it would set itself (MallocTuning: it does not re-execute under
+# valgrind). For each binary: a copy without DWARF (valgrind 3.19 cannot read the Swift 6 debug info), started
 # under callgrind on a fresh data directory with USERS subscribers, a warm-up of 200 pairs, counters
 # zeroed, RUNS measured runs of PAIRS pairs at RATE/s (slow: everything runs ~50x slower under
 # valgrind), each dumped and reported as Ir/pair of the busiest thread (the SIP event loop) and of
@@ -59,7 +60,7 @@ for bin in "$@"; do
   data="$WORK/data-$name"; rm -rf "$data"; mkdir -p "$data"
   "$bin" subscriber import "$WORK/subscribers.csv" --set data_dir="$data" > "$WORK/import.log" 2>&1 \
     || { echo "import failed: $(tail -1 "$WORK/import.log")" >&2; exit 1; }
-  (cd "$WORK" && LD_PRELOAD="$WORK/sigsuspend-copy.so" exec valgrind --tool=callgrind --dump-instr=no --separate-threads=yes "$WORK/$name.nodbg" \
+  (cd "$WORK" && LD_PRELOAD="$WORK/sigsuspend-copy.so" GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.tcache_count=256}" exec valgrind --tool=callgrind --dump-instr=no --separate-threads=yes "$WORK/$name.nodbg" \
      --set data_dir="$data" --set sip_port=$PORT --set sip_tls_port=$((PORT + 1)) --set hss_port=$((PORT + 3000)) \
      --set http_port=$((PORT + 3001)) --set local_ip=127.0.0.1 --set log_level=notice > "$WORK/server.log" 2>&1) &
   pid=$!
