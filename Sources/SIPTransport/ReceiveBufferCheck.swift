@@ -8,8 +8,9 @@ import Foundation
 /// second of it, follow-ups of admitted requests among them, which came back as retransmissions.
 /// The memory is the kernel's, used only while a queue exists, not the process's RSS. Linux caps
 /// `SO_RCVBUF` at `net.core.rmem_max`, 208 kB on a stock Debian 12, which holds ~300 REGISTERs: the
-/// bench's 10,000/s step then lost 2,374 datagrams to kernel drops and failed. `SO_RCVBUFFORCE` ignores that cap but
-/// needs CAP_NET_ADMIN, so the element tries it first and says so plainly when neither got the size.
+/// bench's 10,000/s step then lost 2,374 datagrams to kernel drops and failed. `SO_RCVBUFFORCE`
+/// ignores that cap but needs CAP_NET_ADMIN, so the element tries it first and says so plainly when
+/// neither got the size.
 public struct ReceiveBufferCheck: Sendable, Equatable {
     /// Bytes asked for (`sip_udp_receive_buffer_kb`).
     public var requested: Int

@@ -225,7 +225,7 @@ cp "$SCN"/reg_auth.xml "$SCN"/reg_overload.xml "$PEER"/uac_call.xml "$PEER"/uas_
 log "bench dir $WORK; cw-aio $CW_AIO; loadavg $(cut -d' ' -f1-3 /proc/loadavg); nproc $(nproc)"
 # Socket buffers. The kernel caps SO_RCVBUF at net.core.rmem_max, 208 kB on a stock Debian 12: SIPp's
 # 4 MB -buff_size (the flood's ~30,000 answers/s) and Kamailio's buffers would be cut to that, and so
-# would cw-aio's 4 MB unless it has CAP_NET_ADMIN (it then logs a warning). At 208 kB without that,
+# would cw-aio's 12 MB unless it has CAP_NET_ADMIN (it then logs a warning). At 208 kB without that,
 # cw-aio's 10,000/s REGISTER step lost 2,374 datagrams and failed. So as root the bench raises the limit
 # to 4 MB for its run (RAISE_RMEM=0: leave it) and puts it back at exit; otherwise it says what it measures.
 RMEM_WANT=4194304
@@ -316,7 +316,7 @@ overload_step() {
   k0=$(ticks_of $SPID); w0=$(date +%s.%N)
   log "$name step: offering ${rate} REGISTER/s (3x the ${REG_PEAK}/s peak) for ${REG_SECS}s"
   timeout $(( REG_SECS * 3 + 40 )) nice -n "$FLOOD_NICE" /usr/bin/time -f '%U %S' -o "$OUT/$name.time" sipp 127.0.0.1:"$PORT" -sf reg_overload.xml -inf users.csv \
-    -key ct_host 127.0.0.1 -key ct_port "$UAS_PORT" -i 127.0.0.1 -p "$REG_PORT" -r "$rate" -m "$n" -nostdin -buff_size 4194304 \
+    -key ct_host 127.0.0.1 -key ct_port "$UAS_PORT" -i 127.0.0.1 -p "$REG_PORT" -r "$rate" -m "$n" -nostdin -buff_size "$RMEM_WANT" \
     -timeout $(( REG_SECS * 3 + 30 )) -trace_counts -trace_rtt -rtt_freq 200 -trace_stat -stf "$OUT/$name.csv" -fd 1 \
     -trace_err -error_file "$OUT/$name.err" > "$OUT/$name.out" 2>&1 < /dev/null
   w1=$(date +%s.%N); k1=$(ticks_of $SPID)

@@ -2,6 +2,7 @@
 
 Runs inside a private network namespace (see run.sh): only 127.0.0.1 exists.
 """
+import json
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import urllib.request
 import uuid
 
 import pytest
@@ -65,6 +67,11 @@ class CwAio:
         r = subprocess.run([BIN, "subscriber", "import", str(csv_path), "--set", f"data_dir={self.data_dir}"],
                            capture_output=True, timeout=timeout)
         assert r.returncode == 0, (r.stdout + r.stderr).decode()
+
+    def health(self):
+        """GET /health on the HSS port, as JSON."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.sip_port + 3001}/health", timeout=5) as r:
+            return json.loads(r.read())
 
     def read_log(self):
         try:

@@ -8,11 +8,9 @@ any machine is past it at a modest rate. What must hold, the figures aside (thos
     registration goes through again.
 """
 import csv
-import json
 import os
 import socket
 import subprocess
-import urllib.request
 import uuid
 
 import pytest
@@ -38,10 +36,6 @@ def server(tmp_path_factory):
     rc = s.stop()
     assert rc == 0, s.read_log()[-3000:]
 
-
-def health(s):
-    with urllib.request.urlopen(f"http://127.0.0.1:{s.sip_port + 3001}/health", timeout=5) as r:
-        return json.loads(r.read())
 
 
 def credentialed_register(user, call_id=None):
@@ -122,7 +116,7 @@ def test_flood_is_refused_with_retry_after_and_credentials_are_never_refused(ser
     assert int(stats["SuccessfulCall(C)"]) == 2400, stats
     # Credentials are never refused: each got its answer on the merits (401: a nonce never issued).
     assert answers and all(a == 401 for a in answers), answers
-    h = health(server)
+    h = server.health()
     assert h["status"] == "ok" and h["overload_rejected"] >= counts["503"], h
     assert server.alive()
     print(f"flood: {counts}, credentialed: {answers.count(401)}x 401, health: {h}")

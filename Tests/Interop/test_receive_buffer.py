@@ -4,11 +4,9 @@ Debian 12 caps SO_RCVBUF at net.core.rmem_max = 208 kB, where the bench's 10,000
 it, says in its log what capped the buffer and how to lift it. The size asked here is past
 rmem_max whatever the machine's setting, so SO_RCVBUF alone cannot give it.
 """
-import json
 import os
 import shutil
 import subprocess
-import urllib.request
 
 import pytest
 
@@ -22,10 +20,6 @@ def rmem_max():
     with open("/proc/sys/net/core/rmem_max") as f:
         return int(f.read())
 
-
-def health(s):
-    with urllib.request.urlopen(f"http://127.0.0.1:{s.sip_port + 3001}/health", timeout=5) as r:
-        return json.loads(r.read())
 
 
 def kernel_rcvbuf(port):
@@ -48,7 +42,7 @@ def test_a_buffer_past_rmem_max_is_forced_with_cap_net_admin():
     kb = past_rmem_max_kb()
     s = CwAio(FORCED_PORT, extra=("--set", f"sip_udp_receive_buffer_kb={kb}")).start()
     try:
-        assert health(s)["udp_receive_buffer_kb"] == 2 * kb
+        assert s.health()["udp_receive_buffer_kb"] == 2 * kb
         rb = kernel_rcvbuf(FORCED_PORT)
         assert rb in (None, 2 * kb * 1024), rb
         log = s.read_log()
@@ -68,7 +62,7 @@ def test_without_cap_net_admin_the_cap_is_logged_with_its_fix():
     s.start()
     try:
         granted_kb = 2 * limit // 1024
-        assert health(s)["udp_receive_buffer_kb"] == granted_kb
+        assert s.health()["udp_receive_buffer_kb"] == granted_kb
         rb = kernel_rcvbuf(CAPPED_PORT)
         assert rb in (None, 2 * limit), rb
         log = s.read_log()
